@@ -1,0 +1,54 @@
+# Every target builds .venv from pyproject.toml when it is missing or older than it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format typecheck imports pytest cov test-matrix clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy sdk_core sdk_transports
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck imports pytest
+
+cov: $(STAMP)
+	$(BIN)/coverage run -m pytest -q tests/core
+	$(BIN)/coverage report
+
+# Runs the suite on every Python from 3.10 to 3.13 that pyenv (or PATH) has.
+test-matrix:
+	@set -e; for v in 3.10 3.11 3.12 3.13; do \
+	  py=$$(pyenv prefix $$v 2>/dev/null | head -1)/bin/python3; \
+	  [ -x "$$py" ] || py=$$(command -v python$$v || true); \
+	  if [ -z "$$py" ] || [ ! -x "$$py" ]; then echo "== Python $$v: not found, skipped"; continue; fi; \
+	  echo "== Python $$v ($$py)"; \
+	  $(MAKE) --no-print-directory VENV=.venv-$$v PYTHON=$$py pytest; \
+	done
+
+clean:
+	rm -rf $(VENV) .venv-3.* .mypy_cache .ruff_cache .coverage build dist

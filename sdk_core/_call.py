@@ -1,0 +1,317 @@
+"""``Call``: the state machine of one API call, every attempt included.
+
+The driver asks ``next_event()`` what to do and reports what happened with
+``receive_response()`` or ``receive_error()``; the call never waits or touches a socket.
+
+Every legal transition is in ``TRANSITIONS`` below, in this file and nowhere else.
+Any other (state, input) pair raises ``CallStateError`` and leaves the call in ``ERROR``.
+The state diagram in the docs is generated from this table.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Final, NoReturn, TypeAlias
+
+from ._config import RetryBudget, RetryPolicy, Timeout
+from ._errors import APIError, APITimeoutError, CallStateError, DeadlineExceeded
+from ._models import Request, Response
+from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry
+from ._status import status_error
+
+__all__ = [
+    "TRANSITIONS",
+    "Call",
+    "CallEvent",
+    "CallInput",
+    "CallOptions",
+    "CallState",
+    "Completed",
+    "Failed",
+    "SendRequest",
+    "Sleep",
+]
+
+
+class CallState(enum.Enum):
+    """Where a call is."""
+
+    READY_TO_SEND = "ready to send"
+    AWAITING_OUTCOME = "awaiting outcome"
+    READY_TO_SLEEP = "ready to sleep"
+    SUCCEEDED = "succeeded"
+    FAILING = "failing"
+    DONE = "done"
+    ERROR = "error"
+
+
+class CallInput(enum.Enum):
+    """What a driver can do to a call."""
+
+    NEXT_EVENT = "next_event"
+    RECEIVE_RESPONSE = "receive_response"
+    RECEIVE_ERROR = "receive_error"
+
+
+_S = CallState
+_I = CallInput
+_OUTCOMES = frozenset({_S.READY_TO_SEND, _S.READY_TO_SLEEP, _S.SUCCEEDED, _S.FAILING})
+
+#: (state, input) -> the states that input may lead to. Nothing else is legal.
+TRANSITIONS: Final[dict[tuple[CallState, CallInput], frozenset[CallState]]] = {
+    # SendRequest, or Failed(DeadlineExceeded) when no time is left for an attempt.
+    (_S.READY_TO_SEND, _I.NEXT_EVENT): frozenset({_S.AWAITING_OUTCOME, _S.DONE}),
+    # The retry decision: send again now, sleep first, complete, or fail.
+    (_S.AWAITING_OUTCOME, _I.RECEIVE_RESPONSE): _OUTCOMES,
+    (_S.AWAITING_OUTCOME, _I.RECEIVE_ERROR): _OUTCOMES,
+    (_S.READY_TO_SLEEP, _I.NEXT_EVENT): frozenset({_S.READY_TO_SEND}),  # Sleep
+    (_S.SUCCEEDED, _I.NEXT_EVENT): frozenset({_S.DONE}),  # Completed
+    (_S.FAILING, _I.NEXT_EVENT): frozenset({_S.DONE}),  # Failed
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """Send ``request`` once, within the phase timeouts of ``timeout``."""
+
+    request: Request
+    timeout: Timeout
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait ``seconds`` before the next attempt."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """The call succeeded with ``response``."""
+
+    response: Response
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The call failed; raise ``error`` (its ``attempts`` is set)."""
+
+    error: APIError
+
+
+CallEvent: TypeAlias = SendRequest | Sleep | Completed | Failed
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """What shapes one call besides its request.
+
+    ``max_retries`` (when not None) overrides ``retry.max_retries``. ``idempotency_key``
+    is sent in ``idempotency_header``; when absent, POST and PATCH get one generated
+    from the call's random source whenever retries are enabled (None as the header
+    name turns that off).
+    """
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: Timeout = field(default_factory=Timeout)
+    max_retries: int | None = None
+    idempotency_key: str | None = None
+    idempotency_header: str | None = "Idempotency-Key"
+    request_id_header: str = "x-request-id"
+
+
+#: Slack for a timer that fired a hair before the deadline it was set to.
+_DEADLINE_SLACK: Final = 0.001
+
+
+def _generated_key(rng: RandomSource) -> str:
+    bits = rng.getrandbits(128)
+    # Shape it as a version 4 UUID so servers that validate keys accept it.
+    bits = (bits & ~(0xF000 << 64)) | (0x4000 << 64)
+    bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class Call:
+    """One API call: the attempts, the waits between them, and its outcome.
+
+    ``now`` is a monotonic clock reading in seconds from the driver; ``rng`` draws the
+    jitter and the idempotency key. The same inputs always give the same events.
+    Raises ``CallStateError`` when an input is not legal in the current state.
+    """
+
+    __slots__ = (
+        "_budget",
+        "_deadline",
+        "_estimated_now",
+        "_options",
+        "_pending",
+        "_rng",
+        "_state",
+        "attempts",
+        "decisions",
+        "request",
+    )
+
+    def __init__(
+        self,
+        request: Request,
+        options: CallOptions | None = None,
+        *,
+        now: float,
+        rng: RandomSource,
+        budget: RetryBudget | None = None,
+    ) -> None:
+        options = options if options is not None else CallOptions()
+        self._options = options
+        self._rng = rng
+        self._budget = budget
+        self._state = CallState.READY_TO_SEND
+        self._pending: CallEvent | None = None
+        total = options.timeout.total
+        self._deadline = None if total is None else now + total
+        self._estimated_now = now
+        #: Attempts sent so far.
+        self.attempts = 0
+        #: Every retry decision made, in order.
+        self.decisions: list[RetryDecision] = []
+        header = options.idempotency_header
+        if header is not None and header not in request.headers:
+            key = options.idempotency_key
+            if key is None and request.method in ("POST", "PATCH") and self._max_retries > 0:
+                key = _generated_key(rng)
+            if key is not None:
+                request = request.with_headers({header: key})
+        self.request = request
+
+    @property
+    def state(self) -> CallState:
+        """The current state."""
+        return self._state
+
+    @property
+    def _max_retries(self) -> int:
+        options = self._options
+        return options.retry.max_retries if options.max_retries is None else options.max_retries
+
+    def _remaining(self, now: float) -> float | None:
+        return None if self._deadline is None else self._deadline - now
+
+    def _move(self, event: CallInput, target: CallState) -> None:
+        allowed = TRANSITIONS.get((self._state, event))
+        if allowed is None or target not in allowed:
+            self._fail_state(event)
+        self._state = target
+
+    def _fail_state(self, event: CallInput) -> NoReturn:
+        state = self._state
+        self._state = CallState.ERROR
+        raise CallStateError(f"Call cannot take {event.value} in state {state.value!r}.")
+
+    def _check(self, event: CallInput) -> None:
+        if (self._state, event) not in TRANSITIONS:
+            self._fail_state(event)
+
+    def next_event(self) -> CallEvent:
+        """What the driver does next. Raises ``CallStateError`` while awaiting an outcome."""
+        self._check(CallInput.NEXT_EVENT)
+        if self._state is CallState.READY_TO_SEND:
+            remaining = self._remaining(self._estimated_now)
+            if remaining is not None and remaining <= 0:
+                error = DeadlineExceeded(
+                    "The call's total timeout ran out before another attempt could start.",
+                    request=self.request,
+                    request_sent=self.attempts > 0,
+                )
+                error.attempts = self.attempts
+                self._move(CallInput.NEXT_EVENT, CallState.DONE)
+                return Failed(error)
+            self.attempts += 1
+            self._move(CallInput.NEXT_EVENT, CallState.AWAITING_OUTCOME)
+            return SendRequest(self.request, self._options.timeout.capped(remaining))
+        pending = self._pending
+        assert pending is not None
+        self._pending = None
+        if isinstance(pending, Sleep):
+            self._estimated_now += pending.seconds
+            self._move(CallInput.NEXT_EVENT, CallState.READY_TO_SEND)
+        else:
+            self._move(CallInput.NEXT_EVENT, CallState.DONE)
+        return pending
+
+    def receive_response(
+        self, response: Response, *, now: float, wall_time: float | None = None
+    ) -> None:
+        """Report the attempt's response. ``wall_time`` (Unix seconds) dates Retry-After."""
+        self._check(CallInput.RECEIVE_RESPONSE)
+        response.request = response.request or self.request
+        response.request_id_header = self._options.request_id_header
+        self._decide(CallInput.RECEIVE_RESPONSE, response, now, wall_time)
+
+    def receive_error(self, error: APIError, *, now: float) -> None:
+        """Report that the attempt failed with a transport's ``error``."""
+        self._check(CallInput.RECEIVE_ERROR)
+        if not isinstance(error, APIError):  # a guard for untyped drivers
+            self._fail_state(CallInput.RECEIVE_ERROR)
+        if error.request is None:
+            error.request = self.request
+        if (
+            isinstance(error, APITimeoutError)
+            and not isinstance(error, DeadlineExceeded)
+            and self._deadline is not None
+            and now >= self._deadline - _DEADLINE_SLACK
+        ):
+            cut = DeadlineExceeded(
+                f"The call's total timeout ran out during attempt {self.attempts}: {error}",
+                request=self.request,
+                request_sent=error.request_sent,
+            )
+            cut.__cause__ = error
+            error = cut
+        self._decide(CallInput.RECEIVE_ERROR, error, now, None)
+
+    def _decide(
+        self,
+        event: CallInput,
+        outcome: Response | APIError,
+        now: float,
+        wall_time: float | None,
+    ) -> None:
+        self._estimated_now = now
+        decision = decide_retry(
+            self._options.retry,
+            self.request,
+            outcome,
+            attempt=self.attempts,
+            rng=self._rng,
+            remaining=self._remaining(now),
+            budget=self._budget,
+            max_retries=self._max_retries,
+            idempotency_header=self._options.idempotency_header,
+            wall_time=wall_time,
+        )
+        self.decisions.append(decision)
+        if decision.retry:
+            if decision.delay > 0:
+                self._pending = Sleep(decision.delay)
+                self._move(event, CallState.READY_TO_SLEEP)
+            else:
+                self._move(event, CallState.READY_TO_SEND)
+            return
+        if isinstance(outcome, Response) and decision.reason is RetryReason.SUCCEEDED:
+            outcome.attempts = self.attempts
+            if self._budget is not None:
+                self._budget.record_success()
+            self._pending = Completed(outcome)
+            self._move(event, CallState.SUCCEEDED)
+            return
+        error = (
+            status_error(outcome, retry_after=decision.retry_after)
+            if isinstance(outcome, Response)
+            else outcome
+        )
+        error.attempts = self.attempts
+        self._pending = Failed(error)
+        self._move(event, CallState.FAILING)

@@ -1,0 +1,202 @@
+"""Configuration values: ``Timeout``, ``Limits``, ``RetryPolicy`` and ``RetryBudget``."""
+
+from __future__ import annotations
+
+import math
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ._sentinel import NOT_GIVEN, NotGiven
+
+__all__ = ["Limits", "RetryBudget", "RetryPolicy", "Timeout"]
+
+
+def _check_seconds(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"Timeout.{name} must be a number of seconds or None.")
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"Timeout.{name} must be >= 0, got {value!r}.")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Timeout:
+    """Per-phase timeouts in seconds (None means no limit) and a whole-call ``total``.
+
+    ``Timeout(10.0)`` sets connect, read, write and pool to 10 s; keywords override it.
+    ``total`` bounds every attempt and every backoff sleep of one call together.
+    Raises ``ValueError`` for a negative or NaN value.
+    """
+
+    connect: float | None
+    read: float | None
+    write: float | None
+    pool: float | None
+    total: float | None
+
+    def __init__(
+        self,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        *,
+        connect: float | NotGiven | None = NOT_GIVEN,
+        read: float | NotGiven | None = NOT_GIVEN,
+        write: float | NotGiven | None = NOT_GIVEN,
+        pool: float | NotGiven | None = NOT_GIVEN,
+        total: float | None = None,
+    ) -> None:
+        def pick(name: str, value: float | NotGiven | None, default: float) -> float | None:
+            if value is not NOT_GIVEN:
+                return _check_seconds(name, value)
+            if timeout is not NOT_GIVEN:
+                return _check_seconds(name, timeout)
+            return default
+
+        object.__setattr__(self, "connect", pick("connect", connect, 5.0))
+        object.__setattr__(self, "read", pick("read", read, 60.0))
+        object.__setattr__(self, "write", pick("write", write, 60.0))
+        object.__setattr__(self, "pool", pick("pool", pool, 10.0))
+        object.__setattr__(self, "total", _check_seconds("total", total))
+
+    def capped(self, remaining: float | None) -> Timeout:
+        """These phase timeouts, each no longer than ``remaining`` seconds (None: as is)."""
+        if remaining is None:
+            return self
+        remaining = max(remaining, 0.0)
+
+        def cap(value: float | None) -> float:
+            return remaining if value is None else min(value, remaining)
+
+        return Timeout(
+            connect=cap(self.connect),
+            read=cap(self.read),
+            write=cap(self.write),
+            pool=cap(self.pool),
+            total=self.total,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Connection pool bounds. ``keepalive_expiry`` is seconds an idle connection is kept."""
+
+    max_connections: int | None = 100
+    max_keepalive_connections: int | None = 20
+    keepalive_expiry: float | None = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_connections", "max_keepalive_connections"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"Limits.{name} must be a positive int or None.")
+        if self.keepalive_expiry is not None and not self.keepalive_expiry >= 0:
+            raise ValueError("Limits.keepalive_expiry must be >= 0 or None.")
+
+
+DEFAULT_RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how long to wait before another attempt.
+
+    The wait before retry ``n`` (0-based) is ``initial_delay * multiplier**n`` capped at
+    ``max_delay``, then jittered: ``"proportional"`` multiplies by U(0.75, 1), ``"full"``
+    draws from U(0, d), ``"none"`` keeps it. A server hint (Retry-After, retry-after-ms)
+    replaces the backoff; one longer than ``max_retry_after`` ends the retries.
+    The decision itself is ``sdk_core.decide_retry`` (see ``_retry.py``).
+    """
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    multiplier: float = 2.0
+    jitter: Literal["proportional", "full", "none"] = "proportional"
+    retry_statuses: frozenset[int] = field(default=DEFAULT_RETRY_STATUSES)
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise TypeError("RetryPolicy.max_retries must be an int.")
+        if self.max_retries < 0:
+            raise ValueError("RetryPolicy.max_retries must be >= 0.")
+        for name in ("initial_delay", "max_delay", "max_retry_after"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0 <= value < math.inf):
+                raise ValueError(f"RetryPolicy.{name} must be a finite number >= 0.")
+        if not (isinstance(self.multiplier, int | float) and 1 <= self.multiplier < math.inf):
+            raise ValueError("RetryPolicy.multiplier must be a finite number >= 1.")
+        if self.jitter not in ("proportional", "full", "none"):
+            raise ValueError("RetryPolicy.jitter must be 'proportional', 'full' or 'none'.")
+        object.__setattr__(self, "retry_statuses", frozenset(self.retry_statuses))
+
+    def backoff(self, retry_index: int, rng_value: float) -> float:
+        """The jittered wait before retry ``retry_index``, with ``rng_value`` in [0, 1)."""
+        if self.initial_delay == 0:
+            delay = 0.0
+        else:
+            try:
+                delay = self.initial_delay * self.multiplier ** max(retry_index, 0)
+            except OverflowError:
+                delay = math.inf
+            delay = min(delay, self.max_delay)
+        rng_value = min(max(rng_value, 0.0), 1.0)
+        if self.jitter == "proportional":
+            delay *= 0.75 + 0.25 * rng_value
+        elif self.jitter == "full":
+            delay *= rng_value
+        return min(max(delay, 0.0), self.max_delay)
+
+
+class RetryBudget:
+    """A token bucket shared by a client's calls, as in botocore's standard retry mode.
+
+    A retry takes ``retry_cost`` tokens (``timeout_cost`` after a timeout); a success
+    gives back ``success_refund``, up to ``capacity``. An empty bucket means no retry.
+    ``lock`` is any context manager (a ``threading.Lock`` from a threaded driver) held
+    around each update; the core itself never creates one.
+    """
+
+    __slots__ = ("_lock", "_tokens", "capacity", "retry_cost", "success_refund", "timeout_cost")
+
+    def __init__(
+        self,
+        capacity: int = 500,
+        *,
+        retry_cost: int = 5,
+        timeout_cost: int = 10,
+        success_refund: int = 1,
+        lock: AbstractContextManager[object] | None = None,
+    ) -> None:
+        if capacity < 0 or retry_cost < 0 or timeout_cost < 0 or success_refund < 0:
+            raise ValueError("RetryBudget amounts must be >= 0.")
+        self.capacity = capacity
+        self.retry_cost = retry_cost
+        self.timeout_cost = timeout_cost
+        self.success_refund = success_refund
+        self._tokens = capacity
+        self._lock: AbstractContextManager[object] = lock if lock is not None else nullcontext()
+
+    @property
+    def tokens(self) -> int:
+        """Tokens left."""
+        return self._tokens
+
+    def try_acquire(self, *, after_timeout: bool = False) -> bool:
+        """Take the cost of one retry; False (and nothing taken) when too few are left."""
+        cost = self.timeout_cost if after_timeout else self.retry_cost
+        with self._lock:
+            if self._tokens < cost:
+                return False
+            self._tokens -= cost
+            return True
+
+    def record_success(self) -> None:
+        """Give back ``success_refund`` tokens, never past ``capacity``."""
+        with self._lock:
+            self._tokens = min(self.capacity, self._tokens + self.success_refund)
+
+    def __repr__(self) -> str:
+        return f"RetryBudget(tokens={self._tokens}/{self.capacity})"

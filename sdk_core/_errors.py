@@ -1,0 +1,212 @@
+"""The error tree. Every error says who is at fault.
+
+``InvalidRequestError`` is the caller's mistake, raised before anything is sent.
+``APIConnectionError`` and its subclasses mean no usable response arrived.
+``APIStatusError`` and its subclasses carry a response the server sent.
+The status-to-class table lives in ``_status.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ._models import Request, Response
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CallStateError",
+    "ConflictError",
+    "ConnectError",
+    "ConnectTimeout",
+    "DeadlineExceeded",
+    "InternalServerError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PoolTimeout",
+    "RateLimitError",
+    "ReadError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "ResponseTooLargeError",
+    "SDKError",
+    "UnprocessableEntityError",
+    "WriteError",
+    "WriteTimeout",
+]
+
+
+class SDKError(Exception):
+    """Base class of every error this package raises."""
+
+
+class InvalidRequestError(SDKError, ValueError):
+    """The caller built a request that cannot be sent; raised before sending."""
+
+
+class CallStateError(SDKError, RuntimeError):
+    """A driver fed a ``Call`` an input its current state does not accept."""
+
+
+class APIError(SDKError):
+    """A call to the API did not produce a successful response.
+
+    ``attempts`` is the number of attempts the client made (0 when none was sent).
+    """
+
+    attempts: int
+    request: Request | None
+
+    def __init__(self, message: str, *, request: Request | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.attempts = 0
+
+
+class ResponseTooLargeError(APIError):
+    """The response body grew past ``max_response_size``; it is never retried."""
+
+
+class APIConnectionError(APIError):
+    """No usable response arrived: the connection failed, broke or timed out.
+
+    ``request_sent`` says whether any byte of the request may have reached the server;
+    a request that provably was not sent is always safe to retry.
+    """
+
+    #: Default for the class: can an error of this kind happen after bytes were written?
+    may_follow_send: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        message: str = "Connection error.",
+        *,
+        request: Request | None = None,
+        request_sent: bool | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.request_sent = self.may_follow_send if request_sent is None else request_sent
+
+
+class ConnectError(APIConnectionError):
+    """The connection could not be opened (refused, unreachable, DNS or TLS failure)."""
+
+    may_follow_send = False
+
+
+class ReadError(APIConnectionError):
+    """The connection broke while the response was being read."""
+
+
+class WriteError(APIConnectionError):
+    """The connection broke while the request was being written."""
+
+
+class RemoteProtocolError(APIConnectionError):
+    """The server broke the HTTP protocol (malformed or truncated response)."""
+
+
+class APITimeoutError(APIConnectionError):
+    """A timeout expired before a usable response arrived."""
+
+    def __init__(
+        self,
+        message: str = "Request timed out.",
+        *,
+        request: Request | None = None,
+        request_sent: bool | None = None,
+    ) -> None:
+        super().__init__(message, request=request, request_sent=request_sent)
+
+
+class ConnectTimeout(APITimeoutError):
+    """Opening the connection took longer than ``Timeout.connect``."""
+
+    may_follow_send = False
+
+
+class ReadTimeout(APITimeoutError):
+    """Waiting for response bytes took longer than ``Timeout.read``."""
+
+
+class WriteTimeout(APITimeoutError):
+    """Sending request bytes took longer than ``Timeout.write``."""
+
+
+class PoolTimeout(APITimeoutError):
+    """No pooled connection became free within ``Timeout.pool``; nothing was sent."""
+
+    may_follow_send = False
+
+
+class DeadlineExceeded(APITimeoutError):
+    """The whole call ran out of ``Timeout.total``; no further attempt is made."""
+
+
+class APIStatusError(APIError):
+    """The server answered with an error status.
+
+    ``body`` is the parsed JSON body, or a bounded excerpt of the raw text, or None.
+    ``retry_after`` is the wait in seconds the server asked for, when it asked.
+    """
+
+    status_code: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: Response,
+        body: Any = None,
+        code: str | None = None,
+        type: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, request=response.request)
+        self.response = response
+        self.status_code = response.status_code
+        self.body = body
+        self.code = code
+        self.type = type
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIStatusError):
+    """400: the server rejected the request as malformed."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: missing or invalid credentials."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the credentials do not allow this operation."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the resource does not exist."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the resource's current state."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well formed but semantically invalid."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; ``retry_after`` holds the server's hint, if any."""
+
+
+class InternalServerError(APIStatusError):
+    """Any status of 500 or more: the server failed."""

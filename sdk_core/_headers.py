@@ -1,0 +1,177 @@
+"""``Headers``: an immutable, case-insensitive, multi-valued header list.
+
+Names and values are validated when the object is built, so a header that could
+split a request (CR, LF or NUL) never reaches a transport.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TypeAlias, final
+
+from ._errors import InvalidRequestError
+
+__all__ = ["HeaderTypes", "Headers"]
+
+HeaderTypes: TypeAlias = "Headers | Mapping[str, str] | Iterable[tuple[str, str]]"
+
+# RFC 9110 token characters.
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# CR, LF and NUL split or truncate a request; other C0 controls (but tab) are refused too.
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+#: Header names whose values never appear in a repr.
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+    }
+)
+
+
+def _check_name(name: object) -> str:
+    if type(name) is not str or not _TOKEN.match(name):
+        raise InvalidRequestError(f"Invalid header name {name!r}.")
+    return name
+
+
+def _check_value(name: str, value: object) -> str:
+    if type(value) is not str:
+        raise InvalidRequestError(
+            f"Header {name!r} must have a str value, not {type(value).__name__}."
+        )
+    if _BAD_VALUE.search(value):
+        raise InvalidRequestError(f"Header {name!r} has a control character (CR, LF or NUL).")
+    if not value.isascii():
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise InvalidRequestError(
+                f"Header {name!r} has characters that latin-1 cannot encode."
+            ) from None
+    return value.strip(" \t")
+
+
+@final
+class Headers(Mapping[str, str]):
+    """Immutable HTTP headers.
+
+    Lookup ignores case; ``h["a"]`` joins repeated values with ``", "``;
+    ``get_list`` returns them one by one; ``multi_items`` keeps every pair in order.
+    Raises ``InvalidRequestError`` for a name that is not a token or a value with
+    CR, LF, NUL or another control character.
+    """
+
+    __slots__ = ("_items", "_lower")
+
+    _items: tuple[tuple[str, str], ...]
+    _lower: dict[str, list[str]]
+
+    def __init__(self, headers: HeaderTypes | None = None) -> None:
+        if headers is None:
+            self._items = ()
+            self._lower = {}
+            return
+        if isinstance(headers, Headers):
+            self._items = headers._items
+            self._lower = headers._lower
+            return
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        items: list[tuple[str, str]] = []
+        lower: dict[str, list[str]] = {}
+        for name, value in pairs:
+            checked = _check_value(_check_name(name), value)
+            items.append((name, checked))
+            lower.setdefault(name.lower(), []).append(checked)
+        self._items = tuple(items)
+        self._lower = lower
+
+    @classmethod
+    def _trusted(cls, items: Iterable[tuple[str, str]]) -> Headers:
+        """Build from pairs already validated (or received from a peer)."""
+        self = cls.__new__(cls)
+        self._items = tuple(items)
+        lower: dict[str, list[str]] = {}
+        for name, value in self._items:
+            lower.setdefault(name.lower(), []).append(value)
+        self._lower = lower
+        return self
+
+    def __getitem__(self, name: str) -> str:
+        return ", ".join(self._lower[name.lower()])
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lower
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for name, _ in self._items:
+            key = name.lower()
+            if key not in seen:
+                seen.add(key)
+                yield name
+
+    def __len__(self) -> int:
+        return len(self._lower)
+
+    def get_list(self, name: str) -> list[str]:
+        """Every value of ``name``, in order; empty when absent."""
+        return list(self._lower.get(name.lower(), ()))
+
+    def first(self, name: str) -> str | None:
+        """The first value of ``name``, or None."""
+        values = self._lower.get(name.lower())
+        return values[0] if values else None
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        """Every (name, value) pair in order, repeated names included."""
+        return list(self._items)
+
+    def raw(self) -> list[tuple[bytes, bytes]]:
+        """The pairs encoded for the wire (latin-1)."""
+        return [(n.encode("ascii"), v.encode("latin-1")) for n, v in self._items]
+
+    def merged(self, other: HeaderTypes | None) -> Headers:
+        """A copy where every name present in ``other`` replaces this one's values."""
+        if other is None:
+            return self
+        incoming = Headers(other)
+        if not incoming._items:
+            return self
+        replaced = incoming._lower.keys()
+        kept = [(n, v) for n, v in self._items if n.lower() not in replaced]
+        return Headers._trusted(kept + list(incoming._items))
+
+    def with_default(self, name: str, value: str) -> Headers:
+        """A copy with ``name: value`` added unless ``name`` is already present."""
+        if name.lower() in self._lower:
+            return self
+        return Headers._trusted([*self._items, (_check_name(name), _check_value(name, value))])
+
+    def without(self, name: str) -> Headers:
+        """A copy with every value of ``name`` removed."""
+        key = name.lower()
+        if key not in self._lower:
+            return self
+        return Headers._trusted((n, v) for n, v in self._items if n.lower() != key)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self._lower == other._lower
+        if isinstance(other, Mapping | list | tuple):
+            try:
+                return self._lower == Headers(other)._lower
+            except InvalidRequestError:
+                return False
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = [(n, "[redacted]" if n.lower() in SENSITIVE_HEADERS else v) for n, v in self._items]
+        return f"Headers({shown!r})"
