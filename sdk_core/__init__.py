@@ -48,6 +48,7 @@ from ._headers import Headers
 from ._models import Request, Response
 from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry, parse_retry_after
 from ._sentinel import NOT_GIVEN, NotGiven
+from ._statistics import PoolStatistics
 from ._status import STATUS_ERRORS, error_class_for, parse_error_body, status_error
 from ._url import URL, build_url
 from ._version import __version__
@@ -82,6 +83,7 @@ __all__ = [
     "NotFoundError",
     "NotGiven",
     "PermissionDeniedError",
+    "PoolStatistics",
     "PoolTimeout",
     "RandomSource",
     "RateLimitError",

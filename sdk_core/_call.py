@@ -192,6 +192,11 @@ class Call:
         return self._state
 
     @property
+    def deadline(self) -> float | None:
+        """The clock reading past which no attempt or sleep may run, or None."""
+        return self._deadline
+
+    @property
     def _max_retries(self) -> int:
         options = self._options
         return options.retry.max_retries if options.max_retries is None else options.max_retries

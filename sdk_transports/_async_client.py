@@ -1,0 +1,200 @@
+"""``AsyncClient``: the async client, a short loop around ``sdk_core.Call``.
+
+It waits through anyio, so the same code runs on asyncio and on trio.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+
+import anyio
+from typing_extensions import Self, Unpack
+
+from sdk_core import (
+    NOT_GIVEN,
+    APIError,
+    Call,
+    Completed,
+    ConnectError,
+    DeadlineExceeded,
+    Limits,
+    NotGiven,
+    RandomSource,
+    Response,
+    RetryBudget,
+    RetryPolicy,
+    SendRequest,
+    Sleep,
+    Timeout,
+)
+
+from ._client_base import (
+    BaseClient,
+    ClientConfig,
+    RequestKwargs,
+    Shared,
+    log_attempt,
+    log_decision,
+    logger,
+)
+from ._httpcore import AsyncHttpcoreTransport
+from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, AsyncTransport
+from ._tls import CertTypes, VerifyTypes
+
+__all__ = ["AsyncClient"]
+
+AsyncSleep = Callable[[float], Awaitable[object]]
+
+
+class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
+    """An async API client for asyncio and trio, with the surface of ``Client``.
+
+    Request methods raise as ``Client``'s do. ``Timeout(total=...)`` is enforced as a
+    hard bound: an attempt still running at the deadline is cancelled and the call
+    raises ``DeadlineExceeded``. When the calling task is cancelled, the attempt's
+    connection is released and the cancellation propagates; no retry follows.
+
+    ``rng``, ``clock`` and ``sleep`` replace the random source, the clock (default:
+    ``anyio.current_time``) and the sleep function, for tests that must not wait.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout: Timeout | float | None = Timeout(),  # noqa: B008 - immutable
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | None = None,
+        limits: Limits | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        transport: AsyncTransport | None = None,
+        *,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        auth_header: str = "Authorization",
+        auth_scheme: str | None = "Bearer",
+        request_id_header: str = "x-request-id",
+        idempotency_header: str | None = "Idempotency-Key",
+        rng: RandomSource | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: AsyncSleep | None = None,
+    ) -> None:
+        self._config = ClientConfig.create(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            default_headers=default_headers,
+            auth_header=auth_header,
+            auth_scheme=auth_scheme,
+            request_id_header=request_id_header,
+            idempotency_header=idempotency_header,
+        )
+        if transport is None:
+            transport = AsyncHttpcoreTransport(
+                limits=limits, verify=verify, cert=cert, max_response_size=max_response_size
+            )
+        elif not callable(getattr(transport, "handle_async_request", None)):
+            raise TypeError("AsyncClient needs a transport with handle_async_request().")
+        self._shared = Shared(
+            transport,
+            budget=RetryBudget(),
+            rng=rng if rng is not None else random.Random(),
+            clock=clock or anyio.current_time,
+            sleep=sleep or anyio.sleep,
+        )
+
+    async def request(self, method: str, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
+        """Make one API call (with its retries) and return the successful response.
+
+        Cancellation releases the attempt's connection and propagates.
+        """
+        request, options = self._config.prepare(method, path, kwargs)
+        shared = self._shared
+        if shared.closed:
+            raise ConnectError("ConnectError: the client is closed.", request=request)
+        clock, transport = shared.clock, shared.transport
+        call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
+        deadline = call.deadline
+        debug = logger.isEnabledFor(logging.DEBUG)
+        while True:
+            event = call.next_event()
+            if isinstance(event, SendRequest):
+                if debug:
+                    log_attempt(event.request, call.attempts)
+                try:
+                    if deadline is None:
+                        response = await transport.handle_async_request(
+                            event.request, event.timeout
+                        )
+                    else:
+                        with anyio.fail_after(max(deadline - clock(), 0.0)):
+                            response = await transport.handle_async_request(
+                                event.request, event.timeout
+                            )
+                except APIError as exc:
+                    call.receive_error(exc, now=clock())
+                    outcome = type(exc).__name__
+                except TimeoutError:
+                    cut = DeadlineExceeded(
+                        "The call's total timeout ran out during an attempt.",
+                        request=event.request,
+                    )
+                    call.receive_error(cut, now=clock())
+                    outcome = "DeadlineExceeded"
+                else:
+                    call.receive_response(response, now=clock(), wall_time=shared.wall_clock())
+                    outcome = str(response.status_code)
+                if debug:
+                    log_decision(call.decisions[-1], outcome)
+            elif isinstance(event, Sleep):
+                await shared.sleep(event.seconds)
+            elif isinstance(event, Completed):
+                return event.response
+            else:
+                raise event.error
+
+    async def get(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
+        """``await request("GET", path, ...)``."""
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
+        """``await request("POST", path, ...)``."""
+        return await self.request("POST", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
+        """``await request("PUT", path, ...)``."""
+        return await self.request("PUT", path, **kwargs)
+
+    async def patch(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
+        """``await request("PATCH", path, ...)``."""
+        return await self.request("PATCH", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
+        """``await request("DELETE", path, ...)``."""
+        return await self.request("DELETE", path, **kwargs)
+
+    async def aclose(self) -> None:
+        """Close the pool and the transport, also one passed in (the original client
+        only; copies made by ``with_options`` leave that to the original). Shielded
+        from cancellation."""
+        if self._owner and not self._shared.closed:
+            self._shared.closed = True
+            with anyio.CancelScope(shield=True):
+                await self._shared.transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

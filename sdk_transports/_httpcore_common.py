@@ -1,0 +1,116 @@
+"""What both httpcore transports share: request conversion, exception mapping, stats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import httpcore
+
+from sdk_core import (
+    APIConnectionError,
+    ConnectError,
+    ConnectTimeout,
+    Headers,
+    InvalidRequestError,
+    PoolTimeout,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    Request,
+    Timeout,
+    WriteError,
+    WriteTimeout,
+)
+from sdk_core._statistics import PoolStatistics
+
+__all__ = ["map_httpcore_exceptions", "pool_statistics", "to_httpcore_request"]
+
+# First match wins, so subclasses come before their bases.
+_EXCEPTIONS: tuple[tuple[type[Exception], type[APIConnectionError]], ...] = (
+    (httpcore.PoolTimeout, PoolTimeout),
+    (httpcore.ConnectTimeout, ConnectTimeout),
+    (httpcore.ReadTimeout, ReadTimeout),
+    (httpcore.WriteTimeout, WriteTimeout),
+    (httpcore.TimeoutException, ReadTimeout),
+    (httpcore.ConnectError, ConnectError),
+    (httpcore.ProxyError, ConnectError),
+    (httpcore.ReadError, ReadError),
+    (httpcore.WriteError, WriteError),
+    (httpcore.RemoteProtocolError, RemoteProtocolError),
+    (httpcore.NetworkError, ReadError),
+)
+
+
+def _raise_mapped(exc: Exception, request: Request) -> NoReturn:
+    if isinstance(exc, httpcore.LocalProtocolError | httpcore.UnsupportedProtocol):
+        raise InvalidRequestError(f"The request cannot be sent: {exc}") from exc
+    for source, target in _EXCEPTIONS:
+        if isinstance(exc, source):
+            detail = str(exc) or type(exc).__name__
+            raise target(f"{target.__name__}: {detail}", request=request) from exc
+    raise exc
+
+
+@contextmanager
+def map_httpcore_exceptions(request: Request) -> Iterator[None]:
+    """Translate httpcore's exceptions into the core's error classes as they enter."""
+    try:
+        yield
+    except (
+        httpcore.TimeoutException,
+        httpcore.NetworkError,
+        httpcore.ProtocolError,
+        httpcore.ProxyError,
+        httpcore.UnsupportedProtocol,
+    ) as exc:
+        _raise_mapped(exc, request)
+
+
+def to_httpcore_request(request: Request, timeout: Timeout, content: Any) -> httpcore.Request:
+    """The httpcore form of ``request``, with a Host header and the phase timeouts."""
+    url = request.url
+    raw = request.headers.raw()
+    if "host" not in request.headers:
+        raw.insert(0, (b"Host", url.host_header.encode("ascii")))
+    return httpcore.Request(
+        method=request.method.encode("ascii"),
+        url=httpcore.URL(
+            scheme=url.scheme.encode("ascii"),
+            host=url.host.encode("ascii"),
+            port=url.port,
+            target=url.target.encode("ascii"),
+        ),
+        headers=raw,
+        content=content,
+        extensions={
+            "timeout": {
+                "connect": timeout.connect,
+                "read": timeout.read,
+                "write": timeout.write,
+                "pool": timeout.pool,
+            }
+        },
+    )
+
+
+def response_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
+    """Headers from httpcore's raw pairs (already validated by h11)."""
+    return Headers._trusted((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw)
+
+
+def pool_statistics(
+    pool: httpcore.ConnectionPool | httpcore.AsyncConnectionPool,
+) -> PoolStatistics:
+    """in_use, idle and waiting for an httpcore pool."""
+    connections: list[Any] = list(pool.connections)
+    queued: list[Any] = list(pool._requests)
+    idle = sum(1 for c in connections if c.is_idle())
+    waiting = sum(1 for r in queued if r.is_queued())
+    return PoolStatistics(in_use=len(connections) - idle, idle=idle, waiting=waiting)
+
+
+def closed_error(request: Request) -> ConnectError:
+    """The error for a request on a transport that was closed."""
+    return ConnectError("ConnectError: the transport is closed.", request=request)
