@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m demo
+	$(BIN)/python examples/tour.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,187 @@
+"""The HTTP/1.1 client codec: a request to bytes, response bytes to events.
+
+It composes h11 (which owns the framing rules of RFC 9112) and adds what a pooled
+client needs: typed errors from the core's tree, a bounded header block, and one
+answer to "may this connection carry another request?". Feeding a response whole, in
+chunks or byte by byte gives the same events.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+import h11
+
+from ._errors import InvalidRequestError, RemoteProtocolError
+from ._headers import Headers
+from ._models import Request
+
+__all__ = [
+    "NEED_DATA",
+    "BodyChunk",
+    "ClientCodec",
+    "ResponseEnd",
+    "ResponseEvent",
+    "ResponseHead",
+]
+
+#: The largest response header block accepted, in bytes.
+MAX_HEADER_BYTES: Final = 64 * 1024
+
+
+class _NeedData(enum.Enum):
+    NEED_DATA = "NEED_DATA"
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+#: ``next_event`` has nothing to say until more bytes (or EOF) are fed.
+NEED_DATA: Final = _NeedData.NEED_DATA
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseHead:
+    """The status line and headers of the final (non-1xx) response."""
+
+    status_code: int
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class BodyChunk:
+    """A piece of the response body, transfer framing removed."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEnd:
+    """The response is complete; ``reusable`` says whether the connection may be pooled."""
+
+    reusable: bool
+
+
+ResponseEvent: TypeAlias = "ResponseHead | BodyChunk | ResponseEnd | _NeedData"
+
+
+class ClientCodec:
+    """One connection's client side. Use: ``encode_request``, then ``feed`` what the
+    socket reads (b"" at EOF) and drain ``next_event`` until ``ResponseEnd``; then
+    ``start_next_cycle`` to reuse the connection when ``ResponseEnd.reusable``.
+
+    Raises ``InvalidRequestError`` for a request h11 refuses to send and
+    ``RemoteProtocolError`` for a malformed, truncated or oversized response; after
+    either, the connection is not reusable.
+    """
+
+    __slots__ = ("_conn", "_doubtful", "_method")
+
+    def __init__(self, *, max_header_bytes: int = MAX_HEADER_BYTES) -> None:
+        self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
+        self._doubtful = False
+        self._method = b"GET"
+
+    @property
+    def reusable(self) -> bool:
+        """True while nothing has left this connection's state in doubt."""
+        return not self._doubtful and self._conn.our_state is not h11.ERROR
+
+    def encode_request(self, request: Request, *, body: bytes | None = None) -> bytes:
+        """The request head, followed by ``body`` when given (bytes content).
+
+        For a streamed body pass ``body=None`` and use ``encode_chunk``/``encode_end``;
+        a request without Content-Length is then sent chunked.
+        """
+        url = request.url
+        headers = request.headers.raw()
+        names = {n.lower() for n, _ in headers}
+        if b"host" not in names:
+            headers.insert(0, (b"Host", url.host_header.encode("ascii")))
+        if body is None and b"content-length" not in names and b"transfer-encoding" not in names:
+            headers.append((b"Transfer-Encoding", b"chunked"))
+        self._method = request.method.encode("ascii")
+        try:
+            out = self._conn.send(
+                h11.Request(method=self._method, target=url.target.encode("ascii"), headers=headers)
+            )
+            assert out is not None
+            if body is not None:
+                if body:
+                    out += self._conn.send(h11.Data(data=body)) or b""
+                out += self._conn.send(h11.EndOfMessage()) or b""
+        except h11.LocalProtocolError as exc:
+            self._doubtful = True
+            raise InvalidRequestError(f"The request cannot be sent: {exc}") from None
+        return out
+
+    def encode_chunk(self, data: bytes) -> bytes:
+        """One piece of a streamed body."""
+        try:
+            return self._conn.send(h11.Data(data=data)) or b"" if data else b""
+        except h11.LocalProtocolError as exc:
+            self._doubtful = True
+            raise InvalidRequestError(f"The request body cannot be sent: {exc}") from None
+
+    def encode_end(self) -> bytes:
+        """The end of a streamed body."""
+        try:
+            return self._conn.send(h11.EndOfMessage()) or b""
+        except h11.LocalProtocolError as exc:
+            self._doubtful = True
+            raise InvalidRequestError(f"The request body cannot be ended: {exc}") from None
+
+    def feed(self, data: bytes) -> None:
+        """Bytes read from the connection; b"" means the peer closed it (EOF)."""
+        try:
+            self._conn.receive_data(data)
+        except RuntimeError as exc:  # data after EOF: a driver bug, not the peer's
+            self._doubtful = True
+            raise RemoteProtocolError(f"Data fed after EOF: {exc}", request_sent=True) from None
+
+    def next_event(self) -> ResponseEvent:
+        """The next response event, or ``NEED_DATA``."""
+        while True:
+            try:
+                event = self._conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._doubtful = True
+                raise RemoteProtocolError(
+                    f"The server sent an invalid HTTP response: {exc}", request_sent=True
+                ) from None
+            if event is h11.NEED_DATA:
+                return NEED_DATA
+            if isinstance(event, h11.Response):
+                return self._head(event)
+            if isinstance(event, h11.Data):
+                return BodyChunk(bytes(event.data))
+            if isinstance(event, h11.EndOfMessage):
+                return ResponseEnd(self._reusable_after_end())
+            if isinstance(event, h11.ConnectionClosed):
+                self._doubtful = True
+                raise RemoteProtocolError(
+                    "The server closed the connection without sending a response.",
+                    request_sent=True,
+                )
+            # InformationalResponse (1xx) and PAUSED are not the final answer: keep reading.
+            if event is h11.PAUSED:  # pragma: no cover - h11 pauses only after EndOfMessage
+                return NEED_DATA
+
+    def _head(self, event: h11.Response) -> ResponseHead:
+        raw = event.headers
+        names = [n for n, _ in raw]
+        if b"transfer-encoding" in names and b"content-length" in names:
+            # RFC 9112 6.3: framed as chunked, but the connection is not to be trusted.
+            self._doubtful = True
+        headers = Headers._trusted((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw)
+        return ResponseHead(event.status_code, headers)
+
+    def _reusable_after_end(self) -> bool:
+        conn = self._conn
+        return not self._doubtful and conn.our_state is h11.DONE and conn.their_state is h11.DONE
+
+    def start_next_cycle(self) -> None:
+        """Make the connection ready for another request (only after a reusable end)."""
+        self._conn.start_next_cycle()

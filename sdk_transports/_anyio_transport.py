@@ -1,0 +1,250 @@
+"""``AnyioTransport``: HTTP/1.1 over anyio streams, on the core's codec and pool.
+
+The same code runs on asyncio and trio. Releasing and closing connections is shielded
+from cancellation, so a cancelled request never leaks a pool slot.
+"""
+
+from __future__ import annotations
+
+import select
+import ssl
+import time
+
+import anyio
+import anyio.abc
+
+from sdk_core import (
+    ConnectError,
+    ConnectTimeout,
+    Limits,
+    PoolTimeout,
+    ReadError,
+    ReadTimeout,
+    Request,
+    Response,
+    Timeout,
+    WriteError,
+    WriteTimeout,
+)
+from sdk_core._decoding import BodyDecoder
+from sdk_core._http11 import NEED_DATA, BodyChunk, ClientCodec, ResponseEnd, ResponseHead
+from sdk_core._pool import Lease, Outcome, PoolState
+from sdk_core._statistics import PoolStatistics
+
+from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
+from ._tls import CertTypes, VerifyTypes, make_ssl_context
+
+__all__ = ["AnyioTransport"]
+
+_READ_SIZE = 64 * 1024
+_STREAM_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError)
+
+
+class _Connection:
+    __slots__ = ("codec", "stream")
+
+    def __init__(self, stream: anyio.abc.ByteStream) -> None:
+        self.stream = stream
+        self.codec = ClientCodec()
+
+    def is_stale(self) -> bool:
+        """An idle connection that is readable was closed by the server (or sent junk)."""
+        try:
+            sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket)
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError, anyio.TypedAttributeLookupError):
+            return True
+        return bool(readable)
+
+
+def _deadline(seconds: float | None) -> float:
+    return float("inf") if seconds is None else seconds
+
+
+class AnyioTransport:
+    """An async transport for asyncio and trio: anyio streams, the core's HTTP/1.1 codec
+    and its pool. Options and errors as ``SocketTransport``. On cancellation the
+    request's connection is closed (shielded), its slot freed, and the cancellation
+    propagates.
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: Limits | None = None,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
+        self._pool = PoolState(limits or Limits())
+        self._connections: dict[int, _Connection] = {}
+        self._waiting: dict[int, tuple[anyio.Event, list[Lease]]] = {}
+        self._ssl_context = make_ssl_context(verify, cert)
+        self._max_response_size = max_response_size
+        self._closed = False
+
+    async def _apply(self, out: Outcome) -> None:
+        for lease in out.wake:
+            event, box = self._waiting.pop(lease.ticket)
+            box.append(lease)
+            event.set()
+        for conn_id in out.close:
+            conn = self._connections.pop(conn_id, None)
+            if conn is not None:
+                with anyio.CancelScope(shield=True):
+                    await conn.stream.aclose()
+
+    async def _acquire(self, request: Request, timeout: Timeout) -> Lease:
+        if self._closed:
+            raise ConnectError("ConnectError: the transport is closed.", request=request)
+        out = self._pool.request(request.url.origin, time.monotonic())
+        await self._apply(out)
+        if out.lease is not None:
+            return out.lease
+        event, box = anyio.Event(), list[Lease]()
+        self._waiting[out.ticket] = (event, box)
+        try:
+            with anyio.move_on_after(_deadline(timeout.pool)):
+                await event.wait()
+        finally:
+            if not box:
+                self._pool.cancel(out.ticket)
+                self._waiting.pop(out.ticket, None)
+        if box:
+            return box[0]
+        if self._closed:
+            raise ConnectError("ConnectError: the transport is closed.", request=request)
+        raise PoolTimeout(
+            f"PoolTimeout: no connection became free within {timeout.pool} s.", request=request
+        )
+
+    async def _release(self, lease: Lease, reusable: bool) -> None:
+        with anyio.CancelScope(shield=True):
+            out = self._pool.release(lease.connection, reusable=reusable, now=time.monotonic())
+            await self._apply(out)
+
+    async def _open(self, request: Request, timeout: Timeout) -> _Connection:
+        url = request.url
+        tls = url.scheme == "https"
+        stream: anyio.abc.ByteStream
+        try:
+            with anyio.fail_after(_deadline(timeout.connect)):
+                if tls:
+                    stream = await anyio.connect_tcp(
+                        url.host,
+                        url.port,
+                        ssl_context=self._ssl_context,
+                        tls_hostname=url.host,
+                        tls_standard_compatible=False,
+                    )
+                else:
+                    stream = await anyio.connect_tcp(url.host, url.port)
+        except TimeoutError:
+            raise ConnectTimeout(
+                f"ConnectTimeout: connecting to {url.host_header} took over {timeout.connect} s.",
+                request=request,
+            ) from None
+        except ssl.SSLError as exc:
+            raise ConnectError(f"ConnectError: TLS failed: {exc}", request=request) from exc
+        except _STREAM_ERRORS as exc:
+            raise ConnectError(f"ConnectError: {exc}", request=request) from exc
+        return _Connection(stream)
+
+    async def handle_async_request(self, request: Request, timeout: Timeout) -> Response:
+        """Send ``request`` once and read the whole response."""
+        conn: _Connection | None = None
+        while True:
+            lease = await self._acquire(request, timeout)
+            conn = None if lease.is_new else self._connections.get(lease.connection)
+            if conn is not None and conn.is_stale():
+                await self._release(lease, reusable=False)
+                continue
+            break
+        reusable = False
+        try:
+            if conn is None:
+                conn = await self._open(request, timeout)
+                self._connections[lease.connection] = conn
+                self._pool.opened(lease.connection)
+            response, reusable = await self._exchange(conn, request, timeout)
+        finally:
+            await self._release(lease, reusable)
+        return response
+
+    async def _send(
+        self, stream: anyio.abc.ByteStream, data: bytes, request: Request, timeout: Timeout
+    ) -> None:
+        try:
+            with anyio.fail_after(_deadline(timeout.write)):
+                await stream.send(data)
+        except TimeoutError:
+            message = "WriteTimeout: sending the request timed out."
+            raise WriteTimeout(message, request=request) from None
+        except _STREAM_ERRORS as exc:
+            raise WriteError(f"WriteError: {exc}", request=request) from exc
+
+    async def _exchange(
+        self, conn: _Connection, request: Request, timeout: Timeout
+    ) -> tuple[Response, bool]:
+        codec, stream = conn.codec, conn.stream
+        content = request.content
+        if isinstance(content, bytes):
+            await self._send(stream, codec.encode_request(request, body=content), request, timeout)
+        else:
+            await self._send(stream, codec.encode_request(request), request, timeout)
+            async for chunk in content:  # type: ignore[union-attr]
+                await self._send(stream, codec.encode_chunk(chunk), request, timeout)
+            await self._send(stream, codec.encode_end(), request, timeout)
+        head: ResponseHead | None = None
+        decoder: BodyDecoder | None = None
+        body = bytearray()
+        while True:
+            event = codec.next_event()
+            if event is NEED_DATA:
+                try:
+                    with anyio.fail_after(_deadline(timeout.read)):
+                        data = await stream.receive(_READ_SIZE)
+                except anyio.EndOfStream:
+                    data = b""
+                except TimeoutError:
+                    raise ReadTimeout(
+                        f"ReadTimeout: no data for {timeout.read} s.", request=request
+                    ) from None
+                except _STREAM_ERRORS as exc:
+                    raise ReadError(f"ReadError: {exc}", request=request) from exc
+                codec.feed(data)
+            elif isinstance(event, ResponseHead):
+                head = event
+                decoder = BodyDecoder(
+                    event.headers.first("content-encoding"), max_size=self._max_response_size
+                )
+            elif isinstance(event, BodyChunk):
+                assert decoder is not None
+                body += decoder.feed(event.data)
+            else:
+                assert isinstance(event, ResponseEnd)
+                assert head is not None
+                assert decoder is not None
+                body += decoder.flush()
+                if event.reusable:
+                    codec.start_next_cycle()
+                response = Response(
+                    head.status_code, headers=head.headers, content=bytes(body), request=request
+                )
+                return response, event.reusable
+
+    def statistics(self) -> PoolStatistics:
+        """Connections in use, idle, and requests waiting for one."""
+        return self._pool.statistics()
+
+    async def aclose(self) -> None:
+        """Close every connection (shielded); later requests raise ``ConnectError``."""
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            for conn_id in self._pool.close_all():
+                conn = self._connections.pop(conn_id, None)
+                if conn is not None:
+                    await conn.stream.aclose()
+            for event, _ in self._waiting.values():
+                event.set()
+            self._waiting.clear()

@@ -1,0 +1,250 @@
+"""``SocketTransport``: HTTP/1.1 over blocking sockets, on the core's codec and pool.
+
+Safe to share between threads: the pool's bookkeeping (``sdk_core`` ``PoolState``) runs
+under one lock, and each request then owns its connection alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import ssl
+import threading
+import time
+
+from sdk_core import (
+    ConnectError,
+    ConnectTimeout,
+    Limits,
+    PoolTimeout,
+    ReadError,
+    ReadTimeout,
+    Request,
+    Response,
+    Timeout,
+    WriteError,
+    WriteTimeout,
+)
+from sdk_core._decoding import BodyDecoder
+from sdk_core._http11 import NEED_DATA, BodyChunk, ClientCodec, ResponseEnd, ResponseHead
+from sdk_core._pool import Lease, Outcome, PoolState
+from sdk_core._statistics import PoolStatistics
+
+from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
+from ._tls import CertTypes, VerifyTypes, make_ssl_context
+
+__all__ = ["SocketTransport"]
+
+_READ_SIZE = 64 * 1024
+
+
+class _Connection:
+    __slots__ = ("codec", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.codec = ClientCodec()
+
+    def is_stale(self) -> bool:
+        """An idle connection that is readable was closed by the server (or sent junk)."""
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class SocketTransport:
+    """A blocking transport: sockets, the core's HTTP/1.1 codec and its pool.
+
+    TLS verifies by default (certifi's bundle); ``verify`` takes a CA path, False, or an
+    ``ssl.SSLContext``; ``cert`` a client certificate. Raises the core's connection
+    errors and ``ResponseTooLargeError`` past ``max_response_size`` decoded bytes.
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: Limits | None = None,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
+        self._pool = PoolState(limits or Limits())
+        self._lock = threading.Lock()
+        self._connections: dict[int, _Connection] = {}
+        self._waiting: dict[int, tuple[threading.Event, list[Lease]]] = {}
+        self._ssl_context = make_ssl_context(verify, cert)
+        self._max_response_size = max_response_size
+        self._closed = False
+
+    # -- pool plumbing -------------------------------------------------------------
+
+    def _apply(self, out: Outcome) -> None:
+        """Carry out a bookkeeping outcome; called with the lock held."""
+        for conn_id in out.close:
+            conn = self._connections.pop(conn_id, None)
+            if conn is not None:
+                conn.close()
+        for lease in out.wake:
+            event, box = self._waiting.pop(lease.ticket)
+            box.append(lease)
+            event.set()
+
+    def _acquire(self, request: Request, timeout: Timeout) -> Lease:
+        with self._lock:
+            if self._closed:
+                raise ConnectError("ConnectError: the transport is closed.", request=request)
+            out = self._pool.request(request.url.origin, time.monotonic())
+            self._apply(out)
+            if out.lease is not None:
+                return out.lease
+            event, box = threading.Event(), list[Lease]()
+            self._waiting[out.ticket] = (event, box)
+        event.wait(timeout.pool)
+        with self._lock:
+            if box:
+                return box[0]
+            self._pool.cancel(out.ticket)
+            self._waiting.pop(out.ticket, None)
+            if self._closed:
+                raise ConnectError("ConnectError: the transport is closed.", request=request)
+        raise PoolTimeout(
+            f"PoolTimeout: no connection became free within {timeout.pool} s.", request=request
+        )
+
+    def _release(self, lease: Lease, reusable: bool) -> None:
+        with self._lock:
+            self._apply(
+                self._pool.release(lease.connection, reusable=reusable, now=time.monotonic())
+            )
+
+    def _open(self, request: Request, timeout: Timeout) -> _Connection:
+        url = request.url
+        try:
+            sock = socket.create_connection((url.host, url.port), timeout=timeout.connect)
+        except TimeoutError:
+            raise ConnectTimeout(
+                f"ConnectTimeout: connecting to {url.host_header} took over {timeout.connect} s.",
+                request=request,
+            ) from None
+        except OSError as exc:
+            raise ConnectError(f"ConnectError: {exc}", request=request) from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if url.scheme == "https":
+                sock = self._ssl_context.wrap_socket(sock, server_hostname=url.host)
+        except TimeoutError:
+            sock.close()
+            raise ConnectTimeout(
+                "ConnectTimeout: the TLS handshake timed out.", request=request
+            ) from None
+        except ssl.SSLError as exc:
+            sock.close()
+            raise ConnectError(f"ConnectError: TLS failed: {exc}", request=request) from exc
+        except OSError as exc:
+            sock.close()
+            raise ConnectError(f"ConnectError: {exc}", request=request) from exc
+        return _Connection(sock)
+
+    # -- one request ---------------------------------------------------------------
+
+    def handle_request(self, request: Request, timeout: Timeout) -> Response:
+        """Send ``request`` once and read the whole response."""
+        conn: _Connection | None = None
+        while True:
+            lease = self._acquire(request, timeout)
+            conn = None if lease.is_new else self._connections.get(lease.connection)
+            if conn is not None and conn.is_stale():
+                self._release(lease, reusable=False)  # closed by the server while idle
+                continue
+            break
+        reusable = False
+        try:
+            if conn is None:
+                conn = self._open(request, timeout)
+                with self._lock:
+                    self._connections[lease.connection] = conn
+                    self._pool.opened(lease.connection)
+            response, reusable = self._exchange(conn, request, timeout)
+        finally:
+            self._release(lease, reusable)
+        return response
+
+    def _exchange(
+        self, conn: _Connection, request: Request, timeout: Timeout
+    ) -> tuple[Response, bool]:
+        codec, sock = conn.codec, conn.sock
+        content = request.content
+        try:
+            sock.settimeout(timeout.write)
+            if isinstance(content, bytes):
+                sock.sendall(codec.encode_request(request, body=content))
+            else:
+                sock.sendall(codec.encode_request(request))
+                for chunk in content:  # type: ignore[union-attr]
+                    sock.sendall(codec.encode_chunk(chunk))
+                sock.sendall(codec.encode_end())
+        except TimeoutError:
+            raise WriteTimeout(
+                "WriteTimeout: sending the request timed out.", request=request
+            ) from None
+        except OSError as exc:
+            raise WriteError(f"WriteError: {exc}", request=request) from exc
+        sock.settimeout(timeout.read)
+        head: ResponseHead | None = None
+        decoder: BodyDecoder | None = None
+        body = bytearray()
+        while True:
+            event = codec.next_event()
+            if event is NEED_DATA:
+                try:
+                    data = sock.recv(_READ_SIZE)
+                except TimeoutError:
+                    raise ReadTimeout(
+                        f"ReadTimeout: no data for {timeout.read} s.", request=request
+                    ) from None
+                except OSError as exc:
+                    raise ReadError(f"ReadError: {exc}", request=request) from exc
+                codec.feed(data)
+            elif isinstance(event, ResponseHead):
+                head = event
+                decoder = BodyDecoder(
+                    event.headers.first("content-encoding"), max_size=self._max_response_size
+                )
+            elif isinstance(event, BodyChunk):
+                assert decoder is not None
+                body += decoder.feed(event.data)
+            else:
+                assert isinstance(event, ResponseEnd)
+                assert head is not None
+                assert decoder is not None
+                body += decoder.flush()
+                if event.reusable:
+                    codec.start_next_cycle()
+                response = Response(
+                    head.status_code, headers=head.headers, content=bytes(body), request=request
+                )
+                return response, event.reusable
+
+    def statistics(self) -> PoolStatistics:
+        """Connections in use, idle, and requests waiting for one."""
+        with self._lock:
+            return self._pool.statistics()
+
+    def close(self) -> None:
+        """Close every connection; later requests raise ``ConnectError``."""
+        with self._lock:
+            self._closed = True
+            for conn_id in self._pool.close_all():
+                conn = self._connections.pop(conn_id, None)
+                if conn is not None:
+                    conn.close()
+            for event, _ in self._waiting.values():
+                event.set()
+            self._waiting.clear()
