@@ -141,6 +141,9 @@ class ServerHandle(Generic[AppT]):
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.bind((self.host, 0))
+            # Accepted connections inherit this; without it every response that
+            # hypercorn writes in two pieces waits on Nagle and a delayed ACK (~40 ms).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setblocking(False)
             runtime = _Runtime(sock=sock, port=int(sock.getsockname()[1]))
             config = _hypercorn_config(runtime, self.graceful_timeout)
