@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck imports pytest cov test-matrix clean
+.PHONY: install demo test lint format typecheck imports docs docs-check pytest cov test-matrix clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,14 @@ imports: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck imports pytest
+# The docs' state diagram is generated from sdk_core.TRANSITIONS; docs-check fails on drift.
+docs: $(STAMP)
+	$(BIN)/python scripts/call_diagram.py
+
+docs-check: $(STAMP)
+	$(BIN)/python scripts/call_diagram.py --check
+
+test: lint typecheck imports docs-check pytest
 
 cov: $(STAMP)
 	$(BIN)/coverage run -m pytest -q tests/core
