@@ -6,7 +6,6 @@ from cancellation, so a cancelled request never leaks a pool slot.
 
 from __future__ import annotations
 
-import select
 import ssl
 import time
 
@@ -14,6 +13,7 @@ import anyio
 import anyio.abc
 
 from sdk_core import (
+    APIError,
     ConnectError,
     ConnectTimeout,
     Limits,
@@ -32,6 +32,7 @@ from sdk_core._pool import Lease, Outcome, PoolState
 from sdk_core._statistics import PoolStatistics
 
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
+from ._sockcheck import is_readable
 from ._tls import CertTypes, VerifyTypes, make_ssl_context
 
 __all__ = ["AnyioTransport"]
@@ -51,10 +52,9 @@ class _Connection:
         """An idle connection that is readable was closed by the server (or sent junk)."""
         try:
             sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket)
-            readable, _, _ = select.select([sock], [], [], 0)
-        except (OSError, ValueError, anyio.TypedAttributeLookupError):
+        except anyio.TypedAttributeLookupError:
             return True
-        return bool(readable)
+        return is_readable(sock)
 
 
 def _deadline(seconds: float | None) -> float:
@@ -106,6 +106,10 @@ class AnyioTransport:
         try:
             with anyio.move_on_after(_deadline(timeout.pool)):
                 await event.wait()
+        except BaseException:
+            if box:  # handed a lease, then cancelled before resuming: give it back
+                await self._release(box[0], reusable=True)
+            raise
         finally:
             if not box:
                 self._pool.cancel(out.ticket)
@@ -171,30 +175,41 @@ class AnyioTransport:
             await self._release(lease, reusable)
         return response
 
-    async def _send(
-        self, stream: anyio.abc.ByteStream, data: bytes, request: Request, timeout: Timeout
-    ) -> None:
-        try:
-            with anyio.fail_after(_deadline(timeout.write)):
-                await stream.send(data)
-        except TimeoutError:
-            message = "WriteTimeout: sending the request timed out."
-            raise WriteTimeout(message, request=request) from None
-        except _STREAM_ERRORS as exc:
-            raise WriteError(f"WriteError: {exc}", request=request) from exc
+    async def _send(self, stream: anyio.abc.ByteStream, data: bytes, timeout: Timeout) -> None:
+        with anyio.fail_after(_deadline(timeout.write)):
+            await stream.send(data)
 
     async def _exchange(
         self, conn: _Connection, request: Request, timeout: Timeout
     ) -> tuple[Response, bool]:
         codec, stream = conn.codec, conn.stream
         content = request.content
-        if isinstance(content, bytes):
-            await self._send(stream, codec.encode_request(request, body=content), request, timeout)
-        else:
-            await self._send(stream, codec.encode_request(request), request, timeout)
-            async for chunk in content:  # type: ignore[union-attr]
-                await self._send(stream, codec.encode_chunk(chunk), request, timeout)
-            await self._send(stream, codec.encode_end(), request, timeout)
+        try:
+            if isinstance(content, bytes):
+                await self._send(stream, codec.encode_request(request, body=content), timeout)
+            else:
+                await self._send(stream, codec.encode_request(request), timeout)
+                async for chunk in content:  # type: ignore[union-attr]
+                    await self._send(stream, codec.encode_chunk(chunk), timeout)
+                await self._send(stream, codec.encode_end(), timeout)
+        except TimeoutError:
+            message = "WriteTimeout: sending the request timed out."
+            raise WriteTimeout(message, request=request) from None
+        except _STREAM_ERRORS as exc:
+            error = WriteError(f"WriteError: {exc}", request=request)
+            # A server may answer and close before reading the whole body (413 during a
+            # large upload): that answer, when it arrived, is what the caller gets.
+            try:
+                response, _ = await self._read_response(conn, request, timeout)
+            except APIError:
+                raise error from exc
+            return response, False
+        return await self._read_response(conn, request, timeout)
+
+    async def _read_response(
+        self, conn: _Connection, request: Request, timeout: Timeout
+    ) -> tuple[Response, bool]:
+        codec, stream = conn.codec, conn.stream
         head: ResponseHead | None = None
         decoder: BodyDecoder | None = None
         body = bytearray()

@@ -133,20 +133,18 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
                             event.request, event.timeout
                         )
                     else:
-                        with anyio.fail_after(max(deadline - clock(), 0.0)):
+                        with anyio.move_on_after(max(deadline - clock(), 0.0)) as scope:
                             response = await transport.handle_async_request(
                                 event.request, event.timeout
+                            )
+                        if scope.cancelled_caught:
+                            raise DeadlineExceeded(
+                                "The call's total timeout ran out during an attempt.",
+                                request=event.request,
                             )
                 except APIError as exc:
                     call.receive_error(exc, now=clock())
                     outcome = type(exc).__name__
-                except TimeoutError:
-                    cut = DeadlineExceeded(
-                        "The call's total timeout ran out during an attempt.",
-                        request=event.request,
-                    )
-                    call.receive_error(cut, now=clock())
-                    outcome = "DeadlineExceeded"
                 else:
                     call.receive_response(response, now=clock(), wall_time=shared.wall_clock())
                     outcome = str(response.status_code)

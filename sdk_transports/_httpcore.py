@@ -59,7 +59,7 @@ class HttpcoreTransport:
         with map_httpcore_exceptions(request):
             raw = self._pool.handle_request(to_httpcore_request(request, timeout, request.content))
             try:
-                headers = response_headers(raw.headers)
+                headers = response_headers(raw.headers, request)
                 decoder = BodyDecoder(
                     headers.first("content-encoding"), max_size=self._max_response_size
                 )
@@ -110,7 +110,7 @@ class AsyncHttpcoreTransport:
                 to_httpcore_request(request, timeout, request.content)
             )
             try:
-                headers = response_headers(raw.headers)
+                headers = response_headers(raw.headers, request)
                 decoder = BodyDecoder(
                     headers.first("content-encoding"), max_size=self._max_response_size
                 )

@@ -23,6 +23,7 @@ from sdk_core import (
     WriteError,
     WriteTimeout,
 )
+from sdk_core._http11 import MAX_HEADER_BYTES
 from sdk_core._statistics import PoolStatistics
 
 __all__ = ["map_httpcore_exceptions", "pool_statistics", "to_httpcore_request"]
@@ -95,8 +96,19 @@ def to_httpcore_request(request: Request, timeout: Timeout, content: Any) -> htt
     )
 
 
-def response_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
-    """Headers from httpcore's raw pairs (already validated by h11)."""
+def response_headers(raw: list[tuple[bytes, bytes]], request: Request) -> Headers:
+    """Headers from httpcore's raw pairs (already validated by h11).
+
+    Raises ``RemoteProtocolError`` for a block over ``MAX_HEADER_BYTES``, the bound the
+    core's codec applies, which httpcore does not enforce on a block that arrives whole.
+    """
+    size = sum(len(n) + len(v) + 4 for n, v in raw)
+    if size > MAX_HEADER_BYTES:
+        raise RemoteProtocolError(
+            f"RemoteProtocolError: the response header block is larger than "
+            f"{MAX_HEADER_BYTES} bytes.",
+            request=request,
+        )
     return Headers._trusted((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw)
 
 

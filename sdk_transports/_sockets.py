@@ -7,13 +7,13 @@ under one lock, and each request then owns its connection alone.
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import ssl
 import threading
 import time
 
 from sdk_core import (
+    APIError,
     ConnectError,
     ConnectTimeout,
     Limits,
@@ -32,6 +32,7 @@ from sdk_core._pool import Lease, Outcome, PoolState
 from sdk_core._statistics import PoolStatistics
 
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
+from ._sockcheck import is_readable
 from ._tls import CertTypes, VerifyTypes, make_ssl_context
 
 __all__ = ["SocketTransport"]
@@ -48,11 +49,7 @@ class _Connection:
 
     def is_stale(self) -> bool:
         """An idle connection that is readable was closed by the server (or sent junk)."""
-        try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
+        return is_readable(self.sock)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -106,7 +103,16 @@ class SocketTransport:
                 return out.lease
             event, box = threading.Event(), list[Lease]()
             self._waiting[out.ticket] = (event, box)
-        event.wait(timeout.pool)
+        try:
+            event.wait(timeout.pool)
+        except BaseException:  # interrupted while waiting: give back a lease handed over
+            with self._lock:
+                self._pool.cancel(out.ticket)
+                self._waiting.pop(out.ticket, None)
+                handed = box[0] if box else None
+            if handed is not None:
+                self._release(handed, reusable=True)
+            raise
         with self._lock:
             if box:
                 return box[0]
@@ -191,11 +197,23 @@ class SocketTransport:
                     sock.sendall(codec.encode_chunk(chunk))
                 sock.sendall(codec.encode_end())
         except TimeoutError:
-            raise WriteTimeout(
-                "WriteTimeout: sending the request timed out.", request=request
-            ) from None
+            message = "WriteTimeout: sending the request timed out."
+            raise WriteTimeout(message, request=request) from None
         except OSError as exc:
-            raise WriteError(f"WriteError: {exc}", request=request) from exc
+            error = WriteError(f"WriteError: {exc}", request=request)
+            # A server may answer and close before reading the whole body (413 during a
+            # large upload): that answer, when it arrived, is what the caller gets.
+            try:
+                response, _ = self._read_response(conn, request, timeout)
+            except APIError:
+                raise error from exc
+            return response, False
+        return self._read_response(conn, request, timeout)
+
+    def _read_response(
+        self, conn: _Connection, request: Request, timeout: Timeout
+    ) -> tuple[Response, bool]:
+        codec, sock = conn.codec, conn.sock
         sock.settimeout(timeout.read)
         head: ResponseHead | None = None
         decoder: BodyDecoder | None = None
