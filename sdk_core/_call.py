@@ -64,7 +64,7 @@ TRANSITIONS: Final[dict[tuple[CallState, CallInput], frozenset[CallState]]] = {
     (_S.READY_TO_SEND, _I.NEXT_EVENT): frozenset({_S.AWAITING_OUTCOME, _S.DONE}),
     # The retry decision: send again now, sleep first, complete, or fail.
     (_S.AWAITING_OUTCOME, _I.RECEIVE_RESPONSE): _OUTCOMES,
-    (_S.AWAITING_OUTCOME, _I.RECEIVE_ERROR): _OUTCOMES,
+    (_S.AWAITING_OUTCOME, _I.RECEIVE_ERROR): _OUTCOMES - {_S.SUCCEEDED},  # never a success
     (_S.READY_TO_SLEEP, _I.NEXT_EVENT): frozenset({_S.READY_TO_SEND}),  # Sleep
     (_S.SUCCEEDED, _I.NEXT_EVENT): frozenset({_S.DONE}),  # Completed
     (_S.FAILING, _I.NEXT_EVENT): frozenset({_S.DONE}),  # Failed

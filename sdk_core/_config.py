@@ -80,17 +80,20 @@ class Timeout:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Connection pool bounds. ``keepalive_expiry`` is seconds an idle connection is kept."""
+    """Connection pool bounds. ``keepalive_expiry`` is seconds an idle connection is kept;
+    ``max_keepalive_connections=0`` closes every connection after its response."""
 
     max_connections: int | None = 100
     max_keepalive_connections: int | None = 20
     keepalive_expiry: float | None = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("max_connections", "max_keepalive_connections"):
+        for name, least in (("max_connections", 1), ("max_keepalive_connections", 0)):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"Limits.{name} must be a positive int or None.")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < least
+            ):
+                raise ValueError(f"Limits.{name} must be an int >= {least} or None.")
         if self.keepalive_expiry is not None and not self.keepalive_expiry >= 0:
             raise ValueError("Limits.keepalive_expiry must be >= 0 or None.")
 
@@ -138,7 +141,7 @@ class RetryPolicy:
             delay = 0.0
         else:
             try:
-                delay = self.initial_delay * self.multiplier ** max(retry_index, 0)
+                delay = self.initial_delay * float(self.multiplier) ** max(retry_index, 0)
             except OverflowError:
                 delay = math.inf
             delay = min(delay, self.max_delay)

@@ -19,29 +19,49 @@ MAX_ENCODINGS: Final = 5
 
 
 class _Zlib:
-    """gzip (``gzip``) or zlib-wrapped or raw deflate (``deflate``)."""
+    """gzip (``gzip``, one member or several) or zlib-wrapped or raw deflate (``deflate``)."""
 
     def __init__(self, gzip: bool) -> None:
         self._gzip = gzip
         self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
-        self._first = not gzip
+        # deflate: the bytes fed until zlib has checked its 2-byte header, kept so that
+        # they can be decoded again as raw deflate when the header check fails.
+        self._seen: bytes | None = None if gzip else b""
+        self._fed = False
 
     def decompress(self, data: bytes, max_length: int) -> bytes:
-        if self._first and data:
-            self._first = False
-            try:
-                return self._obj.decompress(data, max_length)
-            except zlib.error:
-                # Many servers send raw deflate without the zlib wrapper.
-                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._obj.decompress(data, max_length)
+        self._fed = self._fed or bool(data)
+        if self._gzip and self._obj.eof:
+            # RFC 1952 2.2: a gzip stream is one or more members, one after the other.
+            self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if self._seen is None:
+            return self._obj.decompress(data, max_length)
+        self._seen += data
+        try:
+            out = self._obj.decompress(data, max_length)
+        except zlib.error:
+            # Many servers send raw deflate without the zlib wrapper.
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            data, self._seen = self._seen, None
+            return self._obj.decompress(data, max_length)
+        if len(self._seen) >= 2:
+            self._seen = None  # the zlib header passed its check
+        return out
 
     @property
     def tail(self) -> bytes:
+        """Input still to decode: held back by ``max_length``, or a next gzip member."""
+        if self._gzip and self._obj.eof:
+            return self._obj.unused_data
         return self._obj.unconsumed_tail
 
     def flush(self) -> bytes:
         return self._obj.flush()
+
+    @property
+    def truncated(self) -> bool:
+        """True when input arrived but the compressed stream never reached its end."""
+        return self._fed and not self._obj.eof
 
 
 def supported_encodings() -> tuple[str, ...]:
@@ -101,7 +121,7 @@ class BodyDecoder:
             data = self._run(decoder, data)
         return self._count(data)
 
-    def _run(self, decoder: _Zlib, data: bytes) -> bytes:
+    def _run(self, decoder: _Zlib, data: bytes, *, final: bool = False) -> bytes:
         out = bytearray()
         room = self._max_size - self._produced + 1
         try:
@@ -110,9 +130,16 @@ class BodyDecoder:
                 out += chunk
                 if len(out) >= room:
                     self._count(bytes(out))  # raises: past the bound
+                # Each turn consumes all its input, reaches the bound, or ends a member.
                 data = decoder.tail
-                if not chunk and data:  # no progress: the stream ended with data after it
-                    break
+            if final:
+                # Empty unless output was held back by the bound, which raised above.
+                out += decoder.flush()
+                if decoder.truncated:
+                    raise RemoteProtocolError(
+                        "The response body ended inside its compressed stream.",
+                        request_sent=True,
+                    )
         except zlib.error as exc:
             raise RemoteProtocolError(
                 f"The response body could not be decoded: {exc}.", request_sent=True
@@ -122,11 +149,6 @@ class BodyDecoder:
     def flush(self) -> bytes:
         """What the decoders still hold at the end of the body."""
         out = b""
-        try:
-            for decoder in self._decoders:
-                out = decoder.flush() if not out else self._run(decoder, out) + decoder.flush()
-        except zlib.error as exc:
-            raise RemoteProtocolError(
-                f"The response body could not be decoded: {exc}.", request_sent=True
-            ) from None
+        for decoder in self._decoders:
+            out = self._run(decoder, out, final=True)
         return self._count(out)

@@ -17,7 +17,7 @@ __all__ = ["HeaderTypes", "Headers"]
 HeaderTypes: TypeAlias = "Headers | Mapping[str, str] | Iterable[tuple[str, str]]"
 
 # RFC 9110 token characters.
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # \Z: "$" allows a final "\n"
 # CR, LF and NUL split or truncate a request; other C0 controls (but tab) are refused too.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 

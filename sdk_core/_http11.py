@@ -77,11 +77,14 @@ class ClientCodec:
     either, the connection is not reusable.
     """
 
-    __slots__ = ("_conn", "_doubtful", "_method")
+    __slots__ = ("_conn", "_doubtful", "_eof", "_max_header_bytes", "_method")
 
     def __init__(self, *, max_header_bytes: int = MAX_HEADER_BYTES) -> None:
+        # h11 bounds only an incomplete head; _check_size bounds one that arrives whole.
         self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
+        self._max_header_bytes = max_header_bytes
         self._doubtful = False
+        self._eof = False  # the peer closed its side: nothing more can be read
         self._method = b"GET"
 
     @property
@@ -98,6 +101,11 @@ class ClientCodec:
         url = request.url
         headers = request.headers.raw()
         names = {n.lower() for n, _ in headers}
+        if b"transfer-encoding" in names and b"content-length" in names:
+            # RFC 9112 6.2: never both; peers that disagree on framing split the request.
+            raise InvalidRequestError(
+                "The request cannot be sent: it has both Transfer-Encoding and Content-Length."
+            )
         if b"host" not in names:
             headers.insert(0, (b"Host", url.host_header.encode("ascii")))
         if body is None and b"content-length" not in names and b"transfer-encoding" not in names:
@@ -137,6 +145,7 @@ class ClientCodec:
         """Bytes read from the connection; b"" means the peer closed it (EOF)."""
         try:
             self._conn.receive_data(data)
+            self._eof = self._eof or not data
         except RuntimeError as exc:  # data after EOF: a driver bug, not the peer's
             self._doubtful = True
             raise RemoteProtocolError(f"Data fed after EOF: {exc}", request_sent=True) from None
@@ -144,15 +153,24 @@ class ClientCodec:
     def next_event(self) -> ResponseEvent:
         """The next response event, or ``NEED_DATA``."""
         while True:
+            awaiting_head = self._conn.their_state is h11.SEND_RESPONSE
             try:
                 event = self._conn.next_event()
             except h11.RemoteProtocolError as exc:
                 self._doubtful = True
+                if awaiting_head and self._eof:
+                    raise RemoteProtocolError(
+                        "The server closed the connection without sending a complete "
+                        "response head.",
+                        request_sent=True,
+                    ) from None
                 raise RemoteProtocolError(
                     f"The server sent an invalid HTTP response: {exc}", request_sent=True
                 ) from None
             if event is h11.NEED_DATA:
                 return NEED_DATA
+            if isinstance(event, h11.Response | h11.InformationalResponse):
+                self._check_size(event)
             if isinstance(event, h11.Response):
                 return self._head(event)
             if isinstance(event, h11.Data):
@@ -166,8 +184,19 @@ class ClientCodec:
                     request_sent=True,
                 )
             # InformationalResponse (1xx) and PAUSED are not the final answer: keep reading.
-            if event is h11.PAUSED:  # pragma: no cover - h11 pauses only after EndOfMessage
+            if event is h11.PAUSED:  # bytes after EndOfMessage wait for start_next_cycle
                 return NEED_DATA
+
+    def _check_size(self, event: h11.Response | h11.InformationalResponse) -> None:
+        # The block as parsed (whitespace stripped): a lower bound of what was received.
+        size = 15 + len(event.reason)  # "HTTP/1.1 200 " + reason + CRLF
+        size += sum(len(n) + len(v) + 4 for n, v in event.headers) + 2
+        if size > self._max_header_bytes:
+            self._doubtful = True
+            raise RemoteProtocolError(
+                f"The response header block is larger than {self._max_header_bytes} bytes.",
+                request_sent=True,
+            )
 
     def _head(self, event: h11.Response) -> ResponseHead:
         raw = event.headers
@@ -180,7 +209,13 @@ class ClientCodec:
 
     def _reusable_after_end(self) -> bool:
         conn = self._conn
-        return not self._doubtful and conn.our_state is h11.DONE and conn.their_state is h11.DONE
+        # h11 keeps a body read until EOF "keep-alive"; a closed peer is never reusable.
+        return (
+            not self._doubtful
+            and not self._eof
+            and conn.our_state is h11.DONE
+            and conn.their_state is h11.DONE
+        )
 
     def start_next_cycle(self) -> None:
         """Make the connection ready for another request (only after a reusable end)."""

@@ -15,7 +15,7 @@ __all__ = ["Request", "RequestContent", "Response"]
 
 RequestContent: TypeAlias = "bytes | Iterable[bytes] | AsyncIterable[bytes]"
 
-_METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # \Z: "$" allows a final "\n"
 _CHARSET = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
 #: Methods whose repetition has the same effect as one request (RFC 9110, 9.2.2).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -139,7 +139,7 @@ class Response:
         """The body decoded with ``encoding``; undecodable bytes are replaced."""
         try:
             return self.content.decode(self.encoding, errors="replace")
-        except LookupError:
+        except (LookupError, UnicodeError):  # unknown, or a codec like idna that cannot replace
             return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:

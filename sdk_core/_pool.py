@@ -59,8 +59,9 @@ class PoolState:
     """Which request gets which connection, bounded by ``Limits``."""
 
     def __init__(self, limits: Limits) -> None:
-        self._max = limits.max_connections or sys.maxsize
-        self._max_idle = min(limits.max_keepalive_connections or sys.maxsize, self._max)
+        most, idle = limits.max_connections, limits.max_keepalive_connections
+        self._max = sys.maxsize if most is None else most
+        self._max_idle = min(sys.maxsize if idle is None else idle, self._max)
         self._expiry = limits.keepalive_expiry
         self._entries: dict[int, _Entry] = {}
         self._idle: OrderedDict[int, None] = OrderedDict()  # oldest first
@@ -117,18 +118,10 @@ class PoolState:
         out = self.expire(now)
         ticket = self._id()
         out.ticket = ticket
-        if self._waiters:  # others came first
-            self._waiters[ticket] = origin
-            self._serve_waiters(out)
-            for lease in out.wake:
-                if lease.ticket == ticket:
-                    out.wake.remove(lease)
-                    out.lease = lease
-                    break
-            return out
-        out.lease = self._take(ticket, origin, out)
-        if out.lease is None:
-            self._waiters[ticket] = origin
+        self._waiters[ticket] = origin  # behind those who came first
+        self._serve_waiters(out)
+        if out.wake and out.wake[-1].ticket == ticket:  # served in order: it comes last
+            out.lease = out.wake.pop()
         return out
 
     def release(self, connection: int, *, reusable: bool, now: float) -> Outcome:

@@ -6,9 +6,9 @@ Every decision carries a ``RetryReason``, so a driver can log why it retried or 
 from __future__ import annotations
 
 import enum
-import math
 import re
 from dataclasses import dataclass
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
@@ -20,6 +20,8 @@ from ._models import Request, Response
 __all__ = ["RandomSource", "RetryDecision", "RetryReason", "decide_retry", "parse_retry_after"]
 
 _NUMBER = re.compile(r"^\d+(\.\d*)?([eE][+-]?\d+)?$")
+#: A wait too large to represent counts as this long (RFC 9111, 1.2.2), not as garbage.
+_MAX_WAIT = 2.0**31
 
 
 class RandomSource(Protocol):
@@ -62,8 +64,8 @@ def _seconds(text: str, scale: float) -> float | None:
     text = text.strip()
     if not _NUMBER.match(text):
         return None
-    value = float(text) * scale
-    return value if math.isfinite(value) else None
+    # The pattern admits no sign, NaN or "inf": only an overflow can make this infinite.
+    return min(float(text) * scale, _MAX_WAIT)
 
 
 def _http_date(text: str) -> float | None:
@@ -71,8 +73,8 @@ def _http_date(text: str) -> float | None:
         parsed = parsedate_to_datetime(text.strip())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if parsed.tzinfo is None:  # RFC 9110 dates are GMT; -0000 parses as naive
-        return None
+    if parsed.tzinfo is None:  # HTTP-dates are GMT; asctime dates (RFC 9110) parse as naive
+        parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
 
 

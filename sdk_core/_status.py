@@ -72,16 +72,11 @@ def _text(value: object) -> str | None:
 
 def _excerpt(response: Response) -> str:
     raw = response.content[: MAX_EXCERPT * 4]
-    text = raw.decode(response.encoding if _known(response.encoding) else "utf-8", "replace")
-    return text[:MAX_EXCERPT]
-
-
-def _known(encoding: str) -> bool:
     try:
-        "".encode(encoding)
-    except LookupError:
-        return False
-    return True
+        text = raw.decode(response.encoding, "replace")
+    except (LookupError, UnicodeError):  # unknown, or a codec like idna that cannot replace
+        text = raw.decode("utf-8", "replace")
+    return text[:MAX_EXCERPT]
 
 
 def parse_error_body(response: Response) -> ErrorBody:

@@ -1,0 +1,772 @@
+"""The Call state machine: every (state, input) pair against TRANSITIONS, then whole
+driver loops over generated outcomes with a fake clock."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+)
+
+from sdk_core import (
+    TRANSITIONS,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    Call,
+    CallInput,
+    CallOptions,
+    CallState,
+    CallStateError,
+    Completed,
+    ConnectError,
+    ConnectTimeout,
+    DeadlineExceeded,
+    Failed,
+    PoolTimeout,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    Request,
+    Response,
+    ResponseTooLargeError,
+    RetryBudget,
+    RetryPolicy,
+    RetryReason,
+    SendRequest,
+    Sleep,
+    Timeout,
+    WriteError,
+    WriteTimeout,
+    error_class_for,
+)
+
+URL = "https://api.example.com/v1/things"
+S = CallState
+I = CallInput  # noqa: E741 - mirrors the core's own alias
+
+ERROR_CLASSES: list[type[APIError]] = [
+    APIConnectionError,
+    ConnectError,
+    ReadError,
+    WriteError,
+    RemoteProtocolError,
+    APITimeoutError,
+    ConnectTimeout,
+    ReadTimeout,
+    WriteTimeout,
+    PoolTimeout,
+    DeadlineExceeded,
+    ResponseTooLargeError,
+    APIError,
+]
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def make_error(cls: type[APIError], request_sent: bool | None = None) -> APIError:
+    if issubclass(cls, APIConnectionError):
+        return cls("boom", request_sent=request_sent)
+    return cls("boom")
+
+
+# ---------------------------------------------------------------------------------------
+# Strategies
+
+STATUSES = st.one_of(
+    st.sampled_from([200, 201, 204, 301, 304, 400, 401, 403, 404, 408, 409, 422, 429])
+    | st.sampled_from([500, 502, 503, 504]),
+    st.integers(100, 599),
+)
+HINTS = st.sampled_from(
+    [
+        *("0", "1", "0.25", "3", "61", "120", "garbage", "-1", "nan", "1e35", "", "9" * 40),
+        "Wed, 21 Oct 2015 07:28:00 GMT",
+    ]
+)
+RESPONSE_HEADERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "retry-after": HINTS,
+        "retry-after-ms": st.sampled_from(["0", "250", "abc", "99999999"]),
+        "x-should-retry": st.sampled_from(["true", "false", "maybe"]),
+        "x-request-id": st.just("req_123"),
+    },
+)
+BODIES = st.sampled_from([b"", b'{"error": {"message": "nope", "type": "t"}}', b"<html>", b"["])
+
+
+@st.composite
+def responses(draw: st.DrawFn) -> Response:
+    return Response(draw(STATUSES), headers=draw(RESPONSE_HEADERS), content=draw(BODIES))
+
+
+ERRORS = st.builds(make_error, st.sampled_from(ERROR_CLASSES), st.sampled_from([None, True, False]))
+
+
+# ---------------------------------------------------------------------------------------
+# Reaching every state through the public API only
+
+
+class Clock:
+    """A fake monotonic clock: it moves only when a test says so."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def tick(self, seconds: float = 0.01) -> float:
+        self.now += seconds
+        return self.now
+
+
+def new_call(data: st.DataObject, clock: Clock, *, total: float | None = None) -> Call:
+    policy = RetryPolicy(max_retries=data.draw(st.integers(3, 5), label="max_retries"))
+    options = CallOptions(retry=policy, timeout=Timeout(10.0, total=total))
+    method = data.draw(st.sampled_from(["GET", "PUT", "DELETE", "POST"]), label="method")
+    seed = data.draw(st.integers(0, 2**32), label="seed")
+    return Call(Request(method, URL), options, now=clock.now, rng=random.Random(seed))
+
+
+def reach_ready_to_send(data: st.DataObject, clock: Clock) -> Call:
+    """A fresh call, or one that has already retried 1-2 times by any route."""
+    call = new_call(data, clock)
+    for _ in range(data.draw(st.integers(0, 2), label="retries before")):
+        assert isinstance(call.next_event(), SendRequest)
+        route = data.draw(st.sampled_from(["hint 0", "sleep on status", "sleep on error"]))
+        if route == "hint 0":
+            call.receive_response(Response(503, headers={"retry-after": "0"}), now=clock.tick())
+        elif route == "sleep on status":
+            call.receive_response(Response(503), now=clock.tick())
+            assert call.state is S.READY_TO_SLEEP
+            sleep = call.next_event()
+            assert isinstance(sleep, Sleep)
+            clock.tick(sleep.seconds)
+        else:
+            call.receive_error(ConnectError(), now=clock.tick())
+            assert isinstance(call.next_event(), Sleep)
+        assert call.state is S.READY_TO_SEND
+    return call
+
+
+def reach_awaiting(data: st.DataObject, clock: Clock) -> Call:
+    call = reach_ready_to_send(data, clock)
+    assert isinstance(call.next_event(), SendRequest)
+    return call
+
+
+def reach_ready_to_sleep(data: st.DataObject, clock: Clock) -> Call:
+    call = reach_awaiting(data, clock)
+    if data.draw(st.booleans(), label="by status"):
+        status = data.draw(st.sampled_from([503, 502, 429]))
+        call.receive_response(Response(status), now=clock.tick())
+    else:
+        kind = data.draw(st.sampled_from([ConnectError, ConnectTimeout, PoolTimeout]))
+        call.receive_error(kind(), now=clock.tick())
+    return call
+
+
+def reach_succeeded(data: st.DataObject, clock: Clock) -> Call:
+    call = reach_awaiting(data, clock)
+    call.receive_response(Response(data.draw(st.integers(100, 399))), now=clock.tick())
+    return call
+
+
+def reach_failing(data: st.DataObject, clock: Clock) -> Call:
+    call = reach_awaiting(data, clock)
+    route = data.draw(st.sampled_from(["4xx", "refused", "error"]), label="failing route")
+    if route == "4xx":
+        status = data.draw(st.sampled_from([400, 401, 403, 404, 410, 422]))
+        call.receive_response(Response(status), now=clock.tick())
+    elif route == "refused":
+        refused = Response(503, headers={"x-should-retry": "false"})
+        call.receive_response(refused, now=clock.tick())
+    else:
+        kind = data.draw(st.sampled_from([DeadlineExceeded, ResponseTooLargeError, APIError]))
+        call.receive_error(make_error(kind), now=clock.tick())
+    return call
+
+
+def reach_done(data: st.DataObject, clock: Clock) -> Call:
+    route = data.draw(st.sampled_from(["completed", "failed", "no time"]), label="done route")
+    if route == "no time":
+        call = new_call(data, clock, total=0.0)
+        event = call.next_event()
+        assert isinstance(event, Failed)
+        assert isinstance(event.error, DeadlineExceeded)
+        return call
+    call = reach_succeeded(data, clock) if route == "completed" else reach_failing(data, clock)
+    call.next_event()
+    return call
+
+
+ILLEGAL = [pair for pair in ((s, i) for s in S for i in I) if pair not in TRANSITIONS]
+
+
+def reach_error(data: st.DataObject, clock: Clock) -> Call:
+    state, inp = data.draw(
+        st.sampled_from([p for p in ILLEGAL if p[0] is not S.ERROR]), label="illegal"
+    )
+    call = REACH[state](data, clock)
+    with pytest.raises(CallStateError):
+        apply(call, inp, data, clock)
+    return call
+
+
+REACH: dict[CallState, Callable[[st.DataObject, Clock], Call]] = {
+    S.READY_TO_SEND: reach_ready_to_send,
+    S.AWAITING_OUTCOME: reach_awaiting,
+    S.READY_TO_SLEEP: reach_ready_to_sleep,
+    S.SUCCEEDED: reach_succeeded,
+    S.FAILING: reach_failing,
+    S.DONE: reach_done,
+    S.ERROR: reach_error,
+}
+
+
+def apply(call: Call, inp: CallInput, data: st.DataObject, clock: Clock) -> object:
+    if inp is I.NEXT_EVENT:
+        return call.next_event()
+    if inp is I.RECEIVE_RESPONSE:
+        return call.receive_response(data.draw(responses()), now=clock.tick())
+    return call.receive_error(data.draw(ERRORS), now=clock.tick())
+
+
+def test_reach_covers_every_state() -> None:
+    assert set(REACH) == set(CallState)
+
+
+@pytest.mark.parametrize("inp", list(CallInput), ids=lambda i: i.name)
+@pytest.mark.parametrize("state", list(CallState), ids=lambda s: s.name)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_every_state_input_pair(state: CallState, inp: CallInput, data: st.DataObject) -> None:
+    clock = Clock()
+    call = REACH[state](data, clock)
+    assert call.state is state
+    allowed = TRANSITIONS.get((state, inp))
+    if allowed is not None:
+        result = apply(call, inp, data, clock)
+        assert call.state in allowed
+        if inp is I.NEXT_EVENT:
+            if state is S.READY_TO_SEND:
+                expected = SendRequest if call.state is S.AWAITING_OUTCOME else Failed
+            else:
+                expected = {S.READY_TO_SLEEP: Sleep, S.SUCCEEDED: Completed}.get(state, Failed)
+            assert isinstance(result, expected)
+        else:
+            assert result is None
+        return
+    attempts = call.attempts
+    with pytest.raises(CallStateError) as info:
+        apply(call, inp, data, clock)
+    assert call.state is S.ERROR
+    if state is not S.ERROR:
+        assert inp.value in str(info.value)
+        assert state.value in str(info.value)
+    for further in data.draw(st.permutations(list(CallInput)), label="further inputs"):
+        with pytest.raises(CallStateError):
+            apply(call, further, data, clock)
+        assert call.state is S.ERROR
+    assert call.attempts == attempts
+
+
+def test_table_shape() -> None:
+    assert all(targets for targets in TRANSITIONS.values())
+    assert all(S.ERROR not in targets for targets in TRANSITIONS.values())
+    # DONE and ERROR are terminal: nothing leaves them.
+    assert not [key for key in TRANSITIONS if key[0] in (S.DONE, S.ERROR)]
+    # Only next_event moves a call that is not awaiting an outcome.
+    for state, inp in TRANSITIONS:
+        assert (inp is I.NEXT_EVENT) == (state is not S.AWAITING_OUTCOME)
+
+
+def _scenario(
+    *,
+    policy: RetryPolicy | None = None,
+    total: float | None = None,
+    outcome: Response | APIError | None = None,
+) -> Call:
+    options = CallOptions(retry=policy or RetryPolicy(), timeout=Timeout(total=total))
+    call = Call(Request("GET", URL), options, now=0.0, rng=random.Random(7))
+    if outcome is not None:
+        call.next_event()
+        if isinstance(outcome, Response):
+            call.receive_response(outcome, now=1.0)
+        else:
+            call.receive_error(outcome, now=1.0)
+    return call
+
+
+def _then_next(call: Call) -> Call:
+    call.next_event()
+    return call
+
+
+#: One concrete run for every (state, input) -> target in the table: no edge is dead.
+EDGES: dict[tuple[CallState, CallInput, CallState], Callable[[], Call]] = {
+    (S.READY_TO_SEND, I.NEXT_EVENT, S.AWAITING_OUTCOME): lambda: _then_next(_scenario()),
+    (S.READY_TO_SEND, I.NEXT_EVENT, S.DONE): lambda: _then_next(_scenario(total=0.0)),
+    (S.AWAITING_OUTCOME, I.RECEIVE_RESPONSE, S.READY_TO_SEND): lambda: _scenario(
+        outcome=Response(503, headers={"retry-after-ms": "0"})
+    ),
+    (S.AWAITING_OUTCOME, I.RECEIVE_RESPONSE, S.READY_TO_SLEEP): lambda: _scenario(
+        outcome=Response(503)
+    ),
+    (S.AWAITING_OUTCOME, I.RECEIVE_RESPONSE, S.SUCCEEDED): lambda: _scenario(outcome=Response(200)),
+    (S.AWAITING_OUTCOME, I.RECEIVE_RESPONSE, S.FAILING): lambda: _scenario(outcome=Response(404)),
+    (S.AWAITING_OUTCOME, I.RECEIVE_ERROR, S.READY_TO_SEND): lambda: _scenario(
+        policy=RetryPolicy(initial_delay=0.0), outcome=ConnectError()
+    ),
+    (S.AWAITING_OUTCOME, I.RECEIVE_ERROR, S.READY_TO_SLEEP): lambda: _scenario(outcome=ReadError()),
+    (S.AWAITING_OUTCOME, I.RECEIVE_ERROR, S.FAILING): lambda: _scenario(
+        policy=RetryPolicy(max_retries=0), outcome=ReadError()
+    ),
+    (S.READY_TO_SLEEP, I.NEXT_EVENT, S.READY_TO_SEND): lambda: _then_next(
+        _scenario(outcome=Response(503))
+    ),
+    (S.SUCCEEDED, I.NEXT_EVENT, S.DONE): lambda: _then_next(_scenario(outcome=Response(204))),
+    (S.FAILING, I.NEXT_EVENT, S.DONE): lambda: _then_next(_scenario(outcome=Response(400))),
+}
+
+
+def test_every_edge_of_the_table_is_taken() -> None:
+    table_edges = {(s, i, t) for (s, i), targets in TRANSITIONS.items() for t in targets}
+    assert table_edges == set(EDGES)
+    for (_, _, target), run in EDGES.items():
+        assert run().state is target
+
+
+def test_an_error_never_completes_a_call() -> None:
+    assert S.SUCCEEDED not in TRANSITIONS[(S.AWAITING_OUTCOME, I.RECEIVE_ERROR)]
+
+
+def test_receive_error_refuses_a_foreign_exception() -> None:
+    call = _then_next(_scenario())
+    with pytest.raises(CallStateError):
+        call.receive_error(OSError("not translated"), now=1.0)  # type: ignore[arg-type]
+    assert call.state is S.ERROR
+
+
+def test_the_table_is_what_the_call_obeys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # If the table stops allowing a move the code wants to make, the call refuses it
+    # rather than landing in a state the table (and the generated diagram) never shows.
+    monkeypatch.setitem(
+        TRANSITIONS, (S.AWAITING_OUTCOME, I.RECEIVE_RESPONSE), frozenset({S.FAILING})
+    )
+    call = _then_next(_scenario())
+    with pytest.raises(CallStateError):
+        call.receive_response(Response(200), now=1.0)
+    assert call.state is S.ERROR
+
+
+def test_response_is_tied_to_the_call() -> None:
+    call = _then_next(_scenario())
+    response = Response(200, headers={"x-request-id": "r1"})
+    call.receive_response(response, now=1.0)
+    event = call.next_event()
+    assert isinstance(event, Completed)
+    assert event.response is response
+    assert response.request is call.request
+    assert response.attempts == 1
+    # A response that already names its request keeps it.
+    other = Request("GET", "https://elsewhere.example/")
+    call = _then_next(_scenario())
+    kept = Response(200, request=other)
+    call.receive_response(kept, now=1.0)
+    assert kept.request is other
+
+
+def test_an_error_is_tied_to_the_call_unless_it_names_its_request() -> None:
+    call = _then_next(_scenario())
+    bare = ReadError()
+    call.receive_error(bare, now=1.0)
+    assert bare.request is call.request
+    call = _then_next(_scenario())
+    other = Request("GET", "https://elsewhere.example/")
+    named = ReadError(request=other)
+    call.receive_error(named, now=1.0)
+    assert named.request is other
+
+
+def test_decisions_are_recorded_in_order() -> None:
+    clock = Clock()
+    call = Call(Request("GET", URL), now=clock.now, rng=random.Random(1))
+    call.next_event()
+    call.receive_response(Response(503), now=clock.tick())
+    call.next_event()
+    call.next_event()
+    call.receive_error(ReadError(), now=clock.tick())
+    call.next_event()
+    call.next_event()
+    call.receive_response(Response(503), now=clock.tick())
+    reasons = [d.reason for d in call.decisions]
+    assert reasons == [
+        RetryReason.RETRYABLE_STATUS,
+        RetryReason.CONNECTION_FAILED,
+        RetryReason.RETRIES_EXHAUSTED,
+    ]
+    assert [d.retry for d in call.decisions] == [True, True, False]
+    failed = call.next_event()
+    assert isinstance(failed, Failed)
+    assert failed.error.attempts == 3
+
+
+# ---------------------------------------------------------------------------------------
+# A random walk over any inputs, legal or not
+
+
+class CallWalk(RuleBasedStateMachine):
+    """Feed a call arbitrary inputs; it follows TRANSITIONS or breaks for good."""
+
+    @initialize(
+        max_retries=st.integers(0, 3),
+        total=st.none() | st.floats(0, 30),
+        seed=st.integers(0, 2**16),
+        method=st.sampled_from(["GET", "POST", "PATCH"]),
+    )
+    def start(self, max_retries: int, total: float | None, seed: int, method: str) -> None:
+        self.clock = Clock(100.0)
+        self.max_retries = max_retries
+        self.budget = RetryBudget(capacity=20)
+        options = CallOptions(
+            retry=RetryPolicy(max_retries=max_retries), timeout=Timeout(total=total)
+        )
+        self.call = Call(
+            Request(method, URL, content=b"{}"),
+            options,
+            now=self.clock.now,
+            rng=random.Random(seed),
+            budget=self.budget,
+        )
+        self.broken = False
+        self.reports = 0
+
+    def _step(self, inp: CallInput, action: Callable[[], object]) -> None:
+        before = self.call.state
+        allowed = TRANSITIONS.get((before, inp))
+        if allowed is None:
+            with pytest.raises(CallStateError):
+                action()
+            self.broken = True
+        else:
+            action()
+            assert self.call.state in allowed
+            if inp is not I.NEXT_EVENT:
+                self.reports += 1
+
+    @rule()
+    def next_event(self) -> None:
+        self._step(I.NEXT_EVENT, self.call.next_event)
+
+    @rule(response=responses(), elapsed=st.floats(0, 5))
+    def receive_response(self, response: Response, elapsed: float) -> None:
+        now = self.clock.tick(elapsed)
+        self._step(I.RECEIVE_RESPONSE, lambda: self.call.receive_response(response, now=now))
+
+    @rule(error=ERRORS, elapsed=st.floats(0, 5))
+    def receive_error(self, error: APIError, elapsed: float) -> None:
+        now = self.clock.tick(elapsed)
+        self._step(I.RECEIVE_ERROR, lambda: self.call.receive_error(error, now=now))
+
+    @invariant()
+    def consistent(self) -> None:
+        if self.broken:
+            assert self.call.state is S.ERROR
+        else:
+            assert self.call.state is not S.ERROR
+        assert self.call.attempts <= self.max_retries + 1
+        assert len(self.call.decisions) == self.reports
+        assert 0 <= self.budget.tokens <= self.budget.capacity
+
+
+CallWalk.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+test_call_walk = CallWalk.TestCase
+
+
+# ---------------------------------------------------------------------------------------
+# Whole driver loops over generated outcomes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One scripted attempt: a response or a transport error, after ``duration`` s."""
+
+    duration: float
+    status: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    error: type[APIError] | None = None
+    request_sent: bool | None = None
+
+    def build(self) -> Response | APIError:
+        if self.error is not None:
+            return make_error(self.error, self.request_sent)
+        assert self.status is not None
+        return Response(self.status, headers=list(self.headers), content=b'{"error": "x"}')
+
+    @property
+    def provably_unsent(self) -> bool:
+        if self.error is None or not issubclass(self.error, APIConnectionError):
+            return False
+        sent = self.error.may_follow_send if self.request_sent is None else self.request_sent
+        return not sent
+
+
+DURATIONS = st.floats(0, 4, allow_nan=False)
+OUTCOMES = st.one_of(
+    st.builds(
+        Outcome,
+        duration=DURATIONS,
+        status=STATUSES,
+        headers=RESPONSE_HEADERS.map(lambda h: tuple(h.items())),
+    ),
+    st.builds(
+        Outcome,
+        duration=DURATIONS,
+        error=st.sampled_from(ERROR_CLASSES),
+        request_sent=st.sampled_from([None, True, False]),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Setup:
+    method: str
+    seed: int
+    start: float
+    policy: RetryPolicy
+    options_max_retries: int | None
+    total: float | None
+    idempotency_header: str | None
+    budget_capacity: int | None
+    wall_time: float | None
+    script: tuple[Outcome, ...]
+
+    @property
+    def max_retries(self) -> int:
+        if self.options_max_retries is not None:
+            return self.options_max_retries
+        return self.policy.max_retries
+
+
+@st.composite
+def setups(draw: st.DrawFn) -> Setup:
+    policy = RetryPolicy(
+        max_retries=draw(st.integers(0, 4)),
+        initial_delay=draw(st.sampled_from([0.0, 0.1, 0.5, 2.0])),
+        max_delay=draw(st.sampled_from([0.5, 8.0, 30.0])),
+        jitter=draw(st.sampled_from(["proportional", "full", "none"])),
+        max_retry_after=draw(st.sampled_from([0.0, 5.0, 60.0, 200.0])),
+    )
+    options_max_retries = draw(st.none() | st.integers(0, 4))
+    retries = policy.max_retries if options_max_retries is None else options_max_retries
+    return Setup(
+        method=draw(st.sampled_from(["GET", "PUT", "DELETE", "POST", "PATCH", "PURGE"])),
+        seed=draw(st.integers(0, 2**32)),
+        start=draw(st.sampled_from([0.0, 1000.0, 123456.789])),
+        policy=policy,
+        options_max_retries=options_max_retries,
+        total=draw(st.none() | st.floats(0, 30)),
+        idempotency_header=draw(st.sampled_from(["Idempotency-Key", None])),
+        budget_capacity=draw(st.none() | st.integers(0, 30)),
+        wall_time=draw(st.none() | st.just(1445412480.0)),
+        script=tuple(draw(st.lists(OUTCOMES, min_size=retries + 1, max_size=retries + 1))),
+    )
+
+
+@dataclass
+class Trace:
+    events: list[tuple[object, ...]] = field(default_factory=list)
+    sent: list[Request] = field(default_factory=list)
+    #: (clock before the sleep, seconds)
+    sleeps: list[tuple[float, float]] = field(default_factory=list)
+    #: (clock at SendRequest, its timeout)
+    sends: list[tuple[float, Timeout]] = field(default_factory=list)
+    reported: list[Outcome] = field(default_factory=list)
+    result: Completed | Failed | None = None
+    deadline: float | None = None
+
+
+def _normal(event: object) -> tuple[object, ...]:
+    if isinstance(event, SendRequest):
+        request = event.request
+        return (
+            "send",
+            request.method,
+            str(request.url),
+            request.headers.multi_items(),
+            event.timeout,
+        )
+    if isinstance(event, Sleep):
+        return ("sleep", event.seconds)
+    if isinstance(event, Completed):
+        return ("completed", event.response.status_code, event.response.attempts)
+    assert isinstance(event, Failed)
+    return ("failed", type(event.error).__name__, str(event.error), event.error.attempts)
+
+
+def drive(setup: Setup) -> Trace:
+    """The driver loop of DESIGN.md, with a fake clock and a scripted transport."""
+    clock = Clock(setup.start)
+    options = CallOptions(
+        retry=setup.policy,
+        timeout=Timeout(10.0, total=setup.total),
+        max_retries=setup.options_max_retries,
+        idempotency_header=setup.idempotency_header,
+    )
+    budget = None if setup.budget_capacity is None else RetryBudget(setup.budget_capacity)
+    request = Request(setup.method, URL, content=b'{"a": 1}')
+    call = Call(request, options, now=clock.now, rng=random.Random(setup.seed), budget=budget)
+    trace = Trace(deadline=call.deadline)
+    script = iter(setup.script)
+    for _ in range(3 * len(setup.script) + 2):
+        event = call.next_event()
+        trace.events.append(_normal(event))
+        if isinstance(event, SendRequest):
+            trace.sent.append(event.request)
+            trace.sends.append((clock.now, event.timeout))
+            outcome = next(script)  # StopIteration here: more attempts than allowed
+            trace.reported.append(outcome)
+            clock.tick(outcome.duration)
+            built = outcome.build()
+            if isinstance(built, Response):
+                call.receive_response(built, now=clock.now, wall_time=setup.wall_time)
+            else:
+                call.receive_error(built, now=clock.now)
+        elif isinstance(event, Sleep):
+            trace.sleeps.append((clock.now, event.seconds))
+            clock.tick(event.seconds)
+        else:
+            trace.result = event
+            assert call.state is S.DONE
+            return trace
+    raise AssertionError("the driver loop did not terminate")
+
+
+@settings(max_examples=300, deadline=None)
+@given(setup=setups())
+def test_driver_loop(setup: Setup) -> None:
+    trace = drive(setup)
+    attempts = len(trace.sent)
+    assert attempts <= setup.max_retries + 1
+    result = trace.result
+    last = trace.reported[-1] if trace.reported else None
+    sent_last = len(trace.events) >= 2 and trace.events[-2][0] == "send"
+
+    if isinstance(result, Completed):
+        assert result.response.status_code < 400
+        assert result.response.attempts == attempts
+        assert last is not None
+        assert last.status == result.response.status_code
+    else:
+        assert isinstance(result, Failed)
+        error = result.error
+        assert error.attempts == attempts
+        if not sent_last:  # the deadline ran out before another attempt could start
+            assert isinstance(error, DeadlineExceeded)
+            assert setup.total is not None
+        elif last is not None and last.status is not None:
+            assert last.status >= 400
+            assert isinstance(error, APIStatusError)
+            assert type(error) is error_class_for(last.status)
+            assert error.status_code == last.status
+        else:
+            assert last is not None
+            assert last.error is not None
+            assert isinstance(error, last.error) or (
+                isinstance(error, DeadlineExceeded) and isinstance(error.__cause__, last.error)
+            )
+
+    # No sleep runs past the deadline, and no attempt may outlive it.
+    if setup.total is not None:
+        assert trace.deadline == setup.start + setup.total
+        slack = 1e-9 * max(1.0, abs(trace.deadline))
+        for at, seconds in trace.sleeps:
+            assert at + seconds <= trace.deadline + slack
+        for at, timeout in trace.sends:
+            left = trace.deadline - at
+            for phase in (timeout.connect, timeout.read, timeout.write, timeout.pool):
+                assert phase is not None
+                assert 0 <= phase <= max(left, 0.0) + slack
+    else:
+        assert trace.deadline is None
+    for _, seconds in trace.sleeps:
+        assert 0 < seconds <= max(setup.policy.max_delay, setup.policy.max_retry_after)
+
+    # The Idempotency-Key: one per call, the same on every attempt, only with retries.
+    keys = {r.headers.get("Idempotency-Key") for r in trace.sent}
+    generated = setup.method in ("POST", "PATCH") and setup.idempotency_header is not None
+    if trace.sent and generated and setup.max_retries > 0:
+        assert len(keys) == 1
+        (key,) = keys
+        assert key is not None
+        assert UUID4.match(key)
+    else:
+        assert keys <= {None}
+
+    # A retry of a non-idempotent, unkeyed request follows only a provably unsent attempt.
+    keyed = bool(keys - {None})
+    if setup.method in ("POST", "PATCH", "PURGE") and not keyed:
+        for outcome in trace.reported[: attempts - 1]:
+            assert outcome.provably_unsent
+
+
+@settings(max_examples=100, deadline=None)
+@given(setup=setups())
+def test_driver_loop_is_deterministic(setup: Setup) -> None:
+    assert drive(setup).events == drive(setup).events
+
+
+def test_same_seed_same_key_other_seed_other_key() -> None:
+    def key(seed: int) -> str | None:
+        call = Call(Request("POST", URL), now=0.0, rng=random.Random(seed))
+        return call.request.headers.get("Idempotency-Key")
+
+    assert key(1) == key(1)
+    assert key(1) != key(2)
+    assert UUID4.match(key(3) or "")
+
+
+@pytest.mark.parametrize(
+    ("options", "method", "expected"),
+    [
+        (CallOptions(), "POST", "generated"),
+        (CallOptions(), "PATCH", "generated"),
+        (CallOptions(), "PUT", None),
+        (CallOptions(), "GET", None),
+        (CallOptions(retry=RetryPolicy(max_retries=0)), "POST", None),
+        (CallOptions(max_retries=0), "POST", None),
+        (CallOptions(retry=RetryPolicy(max_retries=0), max_retries=1), "POST", "generated"),
+        (CallOptions(idempotency_header=None), "POST", None),
+        (CallOptions(idempotency_key="k-1"), "POST", "k-1"),
+        (CallOptions(idempotency_key="k-1"), "GET", "k-1"),
+        (CallOptions(idempotency_key="k-1", max_retries=0), "POST", "k-1"),
+    ],
+)
+def test_idempotency_key(options: CallOptions, method: str, expected: str | None) -> None:
+    call = Call(Request(method, URL), options, now=0.0, rng=random.Random(0))
+    key = call.request.headers.get("Idempotency-Key")
+    if expected == "generated":
+        assert key is not None
+        assert UUID4.match(key)
+    else:
+        assert key == expected
+
+
+def test_a_callers_own_key_header_is_kept() -> None:
+    request = Request("POST", URL, headers={"idempotency-key": "mine"})
+    call = Call(request, CallOptions(idempotency_key="other"), now=0.0, rng=random.Random(0))
+    assert call.request.headers.get_list("Idempotency-Key") == ["mine"]
+    custom = CallOptions(idempotency_header="X-Request-Key")
+    call = Call(Request("POST", URL), custom, now=0.0, rng=random.Random(0))
+    assert "X-Request-Key" in call.request.headers
+    assert "Idempotency-Key" not in call.request.headers

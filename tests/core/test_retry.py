@@ -1,0 +1,991 @@
+"""The retry decision: backoff, server hints, safety, budget, deadline."""
+
+from __future__ import annotations
+
+import math
+import random
+from calendar import timegm
+from collections.abc import AsyncIterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sdk_core import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    Call,
+    CallOptions,
+    ConnectError,
+    ConnectTimeout,
+    DeadlineExceeded,
+    Failed,
+    Headers,
+    InternalServerError,
+    PoolTimeout,
+    RateLimitError,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    Request,
+    Response,
+    ResponseTooLargeError,
+    RetryBudget,
+    RetryDecision,
+    RetryPolicy,
+    RetryReason,
+    SendRequest,
+    Sleep,
+    Timeout,
+    WriteError,
+    WriteTimeout,
+    decide_retry,
+    parse_retry_after,
+)
+
+URL = "https://api.example.com/v1/things"
+GET = Request("GET", URL)
+CONNECTION_ERRORS: list[type[APIConnectionError]] = [
+    APIConnectionError,
+    ConnectError,
+    ReadError,
+    WriteError,
+    RemoteProtocolError,
+    APITimeoutError,
+    ConnectTimeout,
+    ReadTimeout,
+    WriteTimeout,
+    PoolTimeout,
+]
+NEVER_SENT = [ConnectError, ConnectTimeout, PoolTimeout]
+#: 2015-10-21 07:28:00 GMT, the Date header used below.
+DATE = "Wed, 21 Oct 2015 07:28:00 GMT"
+DATE_TS = float(timegm((2015, 10, 21, 7, 28, 0)))
+
+
+class CountingRandom:
+    """A RandomSource that returns a fixed value and counts the draws."""
+
+    def __init__(self, value: float = 0.5) -> None:
+        self.value = value
+        self.draws = 0
+
+    def random(self) -> float:
+        self.draws += 1
+        return self.value
+
+    def getrandbits(self, k: int, /) -> int:
+        self.draws += 1
+        return 0
+
+
+def decide(
+    outcome: Response | APIError,
+    request: Request = GET,
+    *,
+    policy: RetryPolicy | None = None,
+    attempt: int = 1,
+    rng: CountingRandom | random.Random | None = None,
+    **kwargs: object,
+) -> RetryDecision:
+    return decide_retry(
+        policy or RetryPolicy(),
+        request,
+        outcome,
+        attempt=attempt,
+        rng=rng or random.Random(0),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def hdrs(**values: str) -> Headers:
+    return Headers({name.replace("_", "-"): value for name, value in values.items()})
+
+
+# ---------------------------------------------------------------------------------------
+# Backoff
+
+NUMBERS = st.one_of(st.floats(0, 1e6, allow_nan=False, allow_infinity=False), st.integers(0, 10**6))
+POLICIES = st.builds(
+    RetryPolicy,
+    initial_delay=NUMBERS,
+    max_delay=NUMBERS,
+    multiplier=st.one_of(
+        st.floats(1, 1e3, allow_nan=False, allow_infinity=False), st.integers(1, 1000)
+    ),
+    jitter=st.sampled_from(["proportional", "full", "none"]),
+)
+RETRY_INDEXES = st.one_of(
+    st.integers(-5, 80), st.integers(0, 10**30), st.sampled_from([10**10, 2**63, 10**400])
+)
+
+
+def undithered(policy: RetryPolicy, n: int) -> float:
+    """initial * multiplier**n capped at max_delay, computed in log space (no overflow)."""
+    if policy.initial_delay == 0 or policy.max_delay == 0:
+        return 0.0
+    steps = float(min(max(n, 0), 10**300))
+    log_raw = math.log(policy.initial_delay) + steps * math.log(policy.multiplier)
+    if log_raw >= math.log(policy.max_delay):
+        return float(policy.max_delay)
+    return math.exp(log_raw)
+
+
+@settings(max_examples=400, deadline=None)
+@given(policy=POLICIES, n=RETRY_INDEXES, seed=st.integers(0, 2**64))
+def test_backoff_is_bounded_for_any_policy_seed_and_attempt(
+    policy: RetryPolicy, n: int, seed: int
+) -> None:
+    u = random.Random(seed).random()
+    delay = policy.backoff(n, u)
+    assert not math.isnan(delay)
+    assert 0 <= delay <= policy.max_delay
+    if n > 10**300 and policy.multiplier == 1:
+        return  # beyond float range the core rounds a constant backoff up to max_delay
+    base = undithered(policy, n)
+    close = {"rel_tol": 1e-9, "abs_tol": 1e-12}
+    if policy.jitter == "none":
+        assert math.isclose(delay, base, **close)
+    elif policy.jitter == "proportional":
+        assert math.isclose(delay, base * (0.75 + 0.25 * u), **close)
+        assert 0.75 * base * (1 - 1e-9) <= delay <= base * (1 + 1e-9)
+    else:
+        assert math.isclose(delay, base * u, **close)
+        assert delay <= base * (1 + 1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(policy=POLICIES, attempt=RETRY_INDEXES.filter(lambda n: n >= 1), seed=st.integers())
+def test_decided_delay_is_bounded_for_huge_attempts(
+    policy: RetryPolicy, attempt: int, seed: int
+) -> None:
+    decision = decide(
+        Response(503), policy=policy, attempt=attempt, rng=random.Random(seed), max_retries=attempt
+    )
+    assert decision.retry
+    assert 0 <= decision.delay <= policy.max_delay
+
+
+def test_backoff_never_computes_an_exact_integer_power() -> None:
+    # RetryPolicy(multiplier=2) is natural to write; 2 ** (10**12) as an exact int would
+    # take gigabytes and minutes, in C where no timeout can interrupt it.
+    class Multiplier(int):
+        def __pow__(self, other: object, mod: object = None) -> int:
+            raise AssertionError("the backoff raised an int to a power")
+
+    policy = RetryPolicy(initial_delay=1, multiplier=Multiplier(2), max_delay=30)
+    assert policy.backoff(10**12, 0.5) == 30 * 0.875
+    assert policy.backoff(3, 1.0) == 8.0
+    huge = decide(Response(503), policy=policy, attempt=2**63, max_retries=2**64)
+    assert huge.retry
+    assert huge.delay <= 30
+
+
+def test_default_backoff_sequence() -> None:
+    plain = RetryPolicy(jitter="none")
+    assert [plain.backoff(n, 0.3) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert plain.backoff(-3, 0.3) == 0.5
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 10, 1000])
+def test_jitter_ranges(n: int) -> None:
+    proportional = RetryPolicy()
+    full = RetryPolicy(jitter="full")
+    d = RetryPolicy(jitter="none").backoff(n, 0.0)
+    assert proportional.backoff(n, 0.0) == 0.75 * d
+    assert proportional.backoff(n, 0.999999) == pytest.approx(d, rel=1e-6)
+    assert full.backoff(n, 0.0) == 0.0
+    assert full.backoff(n, 0.5) == d / 2
+    for u in (random.Random(n).random() for _ in range(50)):
+        assert 0.75 * d <= proportional.backoff(n, u) <= d
+        assert 0 <= full.backoff(n, u) <= d
+
+
+def test_rng_values_outside_the_unit_interval_are_clamped() -> None:
+    policy = RetryPolicy()
+    assert policy.backoff(0, 7.0) == 0.5
+    assert policy.backoff(0, -7.0) == 0.375
+    assert RetryPolicy(jitter="full").backoff(0, -1.0) == 0.0
+
+
+def test_zero_initial_delay_means_immediate_retries() -> None:
+    assert RetryPolicy(initial_delay=0).backoff(10**9, 0.9) == 0.0
+    assert decide(ReadError(), policy=RetryPolicy(initial_delay=0)).delay == 0.0
+
+
+def test_backoff_draws_one_random_value_per_retry() -> None:
+    rng = CountingRandom(0.0)
+    decision = decide(Response(503), rng=rng, attempt=2)
+    assert decision == RetryDecision(True, 0.75, RetryReason.RETRYABLE_STATUS, None)
+    assert rng.draws == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Retry-After and retry-after-ms
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5", 5.0),
+        (" 5 ", 5.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("2.", 2.0),
+        ("1e2", 100.0),
+        ("007", 7.0),
+        ("garbage", None),
+        ("5s", None),
+        ("+5", None),
+        ("-1", None),
+        ("-0.5", None),
+        ("-0", None),
+        ("NaN", None),
+        ("nan", None),
+        ("inf", None),
+        ("Infinity", None),
+        ("-inf", None),
+        ("0x10", None),
+        ("1_000", None),
+        (".5", None),
+        ("1,5", None),
+        ("", None),
+        ("   ", None),
+        ("\t", None),
+    ],
+)
+def test_retry_after_seconds(value: str, expected: float | None) -> None:
+    assert parse_retry_after(hdrs(retry_after=value)) == expected
+    assert parse_retry_after(hdrs(retry_after=value), wall_time=DATE_TS) == expected
+
+
+@pytest.mark.parametrize("value", ["1e35", "9" * 30, "9" * 400, "1e400", "1" + "0" * 5000])
+def test_a_huge_retry_after_is_a_long_wait_not_garbage(value: str) -> None:
+    seconds = parse_retry_after(hdrs(retry_after=value))
+    assert seconds is not None
+    assert math.isfinite(seconds)
+    assert seconds > 365 * 24 * 3600
+    # ... so it stops the retries instead of being ignored for a quick backoff.
+    decision = decide(Response(503, headers={"retry-after": value}))
+    assert decision.reason is RetryReason.RETRY_AFTER_TOO_LONG
+    assert decision.retry_after == seconds
+    ms = parse_retry_after(hdrs(retry_after_ms=value))
+    assert ms is not None
+    assert math.isfinite(ms)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 10**6))
+def test_any_integer_retry_after(n: int) -> None:
+    assert parse_retry_after(hdrs(retry_after=str(n))) == float(n)
+    assert parse_retry_after(hdrs(retry_after_ms=str(n))) == pytest.approx(n / 1000)
+
+
+HEADER_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    retry_after=st.none() | HEADER_TEXT,
+    ms=st.none() | HEADER_TEXT,
+    date=st.none() | HEADER_TEXT | st.just(DATE),
+    wall_time=st.none() | st.floats(allow_nan=False) | st.just(DATE_TS),
+)
+def test_parse_retry_after_never_raises(
+    retry_after: str | None, ms: str | None, date: str | None, wall_time: float | None
+) -> None:
+    pairs = [("Retry-After", retry_after), ("retry-after-ms", ms), ("Date", date)]
+    headers = Headers([(name, value) for name, value in pairs if value is not None])
+    value = parse_retry_after(headers, wall_time=wall_time)
+    assert value is None or (math.isfinite(value) and value >= 0)
+
+
+@pytest.mark.parametrize(
+    ("ms", "retry_after", "expected"),
+    [
+        ("1500", None, 1.5),
+        ("1500", "30", 1.5),  # ms wins
+        ("0", "30", 0.0),
+        ("2.5", None, 0.0025),
+        ("abc", "30", 30.0),  # invalid ms falls back
+        ("-5", "30", 30.0),
+        ("nan", "30", 30.0),
+        ("", "30", 30.0),
+        ("abc", None, None),
+        ("abc", "abc", None),
+        ("abc", DATE, None),  # a date needs a reference
+    ],
+)
+def test_retry_after_ms(ms: str, retry_after: str | None, expected: float | None) -> None:
+    headers = {"retry-after-ms": ms} | ({"retry-after": retry_after} if retry_after else {})
+    assert parse_retry_after(Headers(headers)) == expected
+
+
+def test_only_the_first_value_counts() -> None:
+    headers = Headers([("Retry-After", "3"), ("Retry-After", "1")])
+    assert parse_retry_after(headers) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "wall_time", "expected"),
+    [
+        # Measured from the response's Date header ...
+        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": DATE}, None, 120.0),
+        # ... which wins over the driver's wall clock ...
+        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": DATE}, DATE_TS - 500, 120.0),
+        # ... or from wall_time when there is no (usable) Date header ...
+        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT"}, DATE_TS, 120.0),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": "soon"}, DATE_TS, 120.0),
+        # ... or ignored with neither.
+        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT"}, None, None),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": "soon"}, None, None),
+        # A date in the past means now.
+        ({"Retry-After": "Wed, 21 Oct 2015 07:00:00 GMT", "Date": DATE}, None, 0.0),
+        ({"Retry-After": "Tue, 20 Oct 2015 07:28:00 GMT"}, DATE_TS, 0.0),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, DATE_TS, 0.0),
+        # Obsolete formats RFC 9110 still requires recipients to accept.
+        ({"Retry-After": "Wednesday, 21-Oct-15 07:29:00 GMT"}, DATE_TS, 60.0),
+        ({"Retry-After": "Wed Oct 21 07:29:00 2015"}, DATE_TS, 60.0),  # asctime: GMT
+        (
+            {"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": "Wed Oct 21 07:28:00 2015"},
+            None,
+            120.0,
+        ),
+        # A zone other than GMT is still understood.
+        ({"Retry-After": "Wed, 21 Oct 2015 09:30:00 +0200"}, DATE_TS, 120.0),
+        # Not dates.
+        ({"Retry-After": "Wed, 32 Oct 2015 07:30:00 GMT"}, DATE_TS, None),
+        ({"Retry-After": "Wed, 21 Oct 2015 25:30:00 GMT"}, DATE_TS, None),
+        ({"Retry-After": "Wed, 21 Oct 99999 07:30:00 GMT"}, DATE_TS, None),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 -0000"}, DATE_TS, 120.0),  # UTC, RFC 5322
+        ({"Retry-After": "Wed, 21 Oct"}, DATE_TS, None),
+        ({"Retry-After": "x" * 1000}, DATE_TS, None),
+    ],
+)
+def test_retry_after_http_date(
+    headers: dict[str, str], wall_time: float | None, expected: float | None
+) -> None:
+    assert parse_retry_after(Headers(headers), wall_time=wall_time) == expected
+
+
+def test_an_http_date_in_the_future_delays_the_call() -> None:
+    request = Request("GET", URL)
+    call = Call(request, now=50.0, rng=random.Random(0))
+    call.next_event()
+    later = Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"})
+    call.receive_response(later, now=51.0, wall_time=DATE_TS)
+    assert call.next_event() == Sleep(30.0)
+    call.next_event()
+    # A hint without a usable reference is ignored: backoff applies.
+    call.receive_response(Response(503, headers={"Retry-After": DATE}), now=82.0)
+    event = call.next_event()
+    assert isinstance(event, Sleep)
+    assert 0.75 <= event.seconds <= 1.0
+
+
+def test_a_hint_replaces_the_backoff_and_draws_nothing() -> None:
+    rng = CountingRandom()
+    decision = decide(Response(503, headers={"retry-after": "3"}), rng=rng)
+    assert decision == RetryDecision(True, 3.0, RetryReason.RETRYABLE_STATUS, 3.0)
+    assert rng.draws == 0
+    # Above max_delay is fine: only max_retry_after bounds a hint.
+    assert decide(Response(429, headers={"retry-after": "60"})).delay == 60.0
+    policy = RetryPolicy(max_retry_after=200)
+    assert decide(Response(429, headers={"retry-after": "120"}), policy=policy).delay == 120.0
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"), [(429, RateLimitError), (503, InternalServerError), (408, APIStatusError)]
+)
+@pytest.mark.parametrize(
+    "headers", [{"retry-after": "61"}, {"retry-after-ms": "60001"}, {"retry-after": "1e35"}]
+)
+def test_a_hint_above_max_retry_after_stops(
+    status: int, cls: type[APIStatusError], headers: dict[str, str]
+) -> None:
+    response = Response(status, headers=headers)
+    hint = parse_retry_after(response.headers)
+    assert hint is not None
+    decision = decide(response)
+    assert decision == RetryDecision(False, 0.0, RetryReason.RETRY_AFTER_TOO_LONG, hint)
+    call = Call(Request("GET", URL), now=0.0, rng=random.Random(0))
+    call.next_event()
+    call.receive_response(Response(status, headers=headers), now=1.0)
+    event = call.next_event()
+    assert isinstance(event, Failed)
+    assert type(event.error) is cls
+    assert isinstance(event.error, APIStatusError)
+    assert event.error.retry_after == hint
+    assert event.error.attempts == 1
+
+
+def test_rate_limit_error_carries_the_hint_after_the_last_attempt() -> None:
+    call = Call(Request("GET", URL), CallOptions(max_retries=1), now=0.0, rng=random.Random(0))
+    assert isinstance(call.next_event(), SendRequest)
+    call.receive_response(Response(429, headers={"retry-after": "2"}), now=0.0)
+    assert call.next_event() == Sleep(2.0)
+    assert isinstance(call.next_event(), SendRequest)
+    call.receive_response(Response(429, headers={"retry-after": "2"}), now=3.0)
+    failed = call.next_event()
+    assert isinstance(failed, Failed)
+    assert isinstance(failed.error, RateLimitError)
+    assert failed.error.retry_after == 2.0
+    assert failed.error.attempts == 2
+    assert call.decisions[-1].reason is RetryReason.RETRIES_EXHAUSTED
+
+
+def test_no_hint_means_retry_after_none() -> None:
+    call = Call(Request("GET", URL), CallOptions(max_retries=0), now=0.0, rng=random.Random(0))
+    call.next_event()
+    call.receive_response(Response(429), now=0.0)
+    failed = call.next_event()
+    assert isinstance(failed, Failed)
+    assert isinstance(failed.error, RateLimitError)
+    assert failed.error.retry_after is None
+
+
+# ---------------------------------------------------------------------------------------
+# Which outcomes are retried
+
+
+def test_status_rule() -> None:
+    for status in range(100, 1000):
+        decision = decide(Response(status))
+        if status < 400:
+            assert decision == RetryDecision(False, 0.0, RetryReason.SUCCEEDED), status
+        elif status in (408, 409, 429, 500, 502, 503, 504):
+            assert decision.retry, status
+            assert decision.reason is RetryReason.RETRYABLE_STATUS
+        else:
+            assert decision == RetryDecision(False, 0.0, RetryReason.STATUS_NOT_RETRYABLE), status
+
+
+def test_retry_statuses_are_configurable() -> None:
+    policy = RetryPolicy(retry_statuses={418})
+    assert decide(Response(418), policy=policy).retry
+    assert not decide(Response(503), policy=policy).retry
+
+
+@pytest.mark.parametrize("status", [400, 404, 418, 422, 501, 505, 599])
+@pytest.mark.parametrize("value", ["true", "TRUE", " True "])
+def test_x_should_retry_true_overrides_the_status(status: int, value: str) -> None:
+    decision = decide(Response(status, headers={"x-should-retry": value}))
+    assert decision.retry
+    assert decision.reason is RetryReason.SERVER_ASKED_RETRY
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+@pytest.mark.parametrize("value", ["false", "FALSE", " false"])
+def test_x_should_retry_false_overrides_the_status(status: int, value: str) -> None:
+    response = Response(status, headers={"x-should-retry": value, "retry-after": "1"})
+    decision = decide(response)
+    assert decision == RetryDecision(False, 0.0, RetryReason.SERVER_REFUSED_RETRY, 1.0)
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "", "maybe"])
+def test_other_x_should_retry_values_leave_the_status_rule(value: str) -> None:
+    assert decide(Response(503, headers={"x-should-retry": value})).retry
+    assert not decide(Response(400, headers={"x-should-retry": value})).retry
+
+
+def test_x_should_retry_cannot_fail_a_success() -> None:
+    for value in ("true", "false"):
+        decision = decide(Response(200, headers={"x-should-retry": value}))
+        assert decision.reason is RetryReason.SUCCEEDED
+
+
+def test_x_should_retry_true_still_respects_the_limits() -> None:
+    asked = Response(400, headers={"x-should-retry": "true"})
+    exhausted = decide(asked, attempt=3)
+    assert exhausted.reason is RetryReason.RETRIES_EXHAUSTED
+    post = decide(Response(400, headers={"x-should-retry": "true"}), Request("POST", URL))
+    assert post.reason is RetryReason.NOT_IDEMPOTENT
+
+
+@pytest.mark.parametrize("cls", CONNECTION_ERRORS)
+def test_connection_errors_are_retried(cls: type[APIConnectionError]) -> None:
+    decision = decide(cls())
+    assert decision.retry
+    assert decision.reason is RetryReason.CONNECTION_FAILED
+
+
+@pytest.mark.parametrize(
+    "error",
+    [DeadlineExceeded(), ResponseTooLargeError("too big"), APIError("other")],
+    ids=lambda e: type(e).__name__,
+)
+def test_errors_that_are_never_retried(error: APIError) -> None:
+    assert decide(error) == RetryDecision(False, 0.0, RetryReason.ERROR_NOT_RETRYABLE)
+
+
+def test_a_status_error_reported_as_an_error_is_not_retried() -> None:
+    error = APIStatusError("x", response=Response(503))
+    assert decide(error).reason is RetryReason.ERROR_NOT_RETRYABLE
+
+
+# ---------------------------------------------------------------------------------------
+# Safety: what may have reached the server
+
+
+RESPONSES = st.builds(
+    lambda status, headers: Response(status, headers=headers),
+    st.integers(100, 599),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "retry-after": st.sampled_from(["0", "1", "garbage"]),
+            "x-should-retry": st.sampled_from(["true", "false"]),
+        },
+    ),
+)
+UNSAFE_METHODS = st.sampled_from(["POST", "PATCH", "PURGE", "LOCK", "post", "M-SEARCH"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    method=UNSAFE_METHODS,
+    outcome=st.one_of(
+        RESPONSES,
+        st.builds(lambda cls: cls(request_sent=True), st.sampled_from(CONNECTION_ERRORS)),
+    ),
+    attempt=st.integers(1, 3),
+    max_retries=st.integers(0, 5),
+    other_header=st.sampled_from([None, "X-Other-Key"]),
+)
+def test_unsafe_methods_are_not_retried_once_they_may_have_been_sent(
+    method: str,
+    outcome: Response | APIConnectionError,
+    attempt: int,
+    max_retries: int,
+    other_header: str | None,
+) -> None:
+    # A key in some other header does not count.
+    headers = {other_header: "k"} if other_header else None
+    request = Request(method, URL, headers=headers, content=b"{}")
+    decision = decide(outcome, request, attempt=attempt, max_retries=max_retries)
+    assert not decision.retry
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    method=UNSAFE_METHODS,
+    cls=st.sampled_from(CONNECTION_ERRORS),
+    seed=st.integers(0, 2**32),
+)
+def test_unsafe_methods_are_retried_when_nothing_was_sent(
+    method: str, cls: type[APIConnectionError], seed: int
+) -> None:
+    request = Request(method, URL, content=b"{}")
+    default = cls()
+    if cls in NEVER_SENT:
+        assert default.request_sent is False
+        assert decide(default, request, rng=random.Random(seed)).retry
+    else:
+        assert default.request_sent is True
+        assert decide(default, request).reason is RetryReason.NOT_IDEMPOTENT
+    # Whatever the class, an error that says nothing was sent is safe to retry.
+    assert decide(cls(request_sent=False), request).retry
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    method=UNSAFE_METHODS,
+    outcome=st.one_of(
+        st.sampled_from([408, 409, 429, 500, 502, 503, 504]).map(Response),
+        st.builds(lambda cls: cls(request_sent=True), st.sampled_from(CONNECTION_ERRORS)),
+    ),
+    header=st.sampled_from(["Idempotency-Key", "idempotency-key", "X-Key"]),
+)
+def test_an_idempotency_key_makes_unsafe_methods_retryable(
+    method: str, outcome: Response | APIConnectionError, header: str
+) -> None:
+    request = Request(method, URL, headers={header: "key-1"}, content=b"{}")
+    decision = decide(outcome, request, idempotency_header=header.title())
+    assert decision.retry
+    # ... but only the header the call names counts, and None names none.
+    assert not decide(outcome, request, idempotency_header="Other-Key").retry
+    assert not decide(outcome, request, idempotency_header=None).retry
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
+def test_idempotent_methods_are_retried_after_sending(method: str) -> None:
+    request = Request(method, URL)
+    assert decide(ReadError(), request).retry
+    assert decide(Response(503), request).retry
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        lambda: iter([b"a", b"b"]),
+        lambda: (chunk for chunk in [b"a"]),
+        lambda: [b"a", b"b"],
+    ],
+    ids=["iterator", "generator", "list"],
+)
+@settings(max_examples=50, deadline=None)
+@given(
+    outcome=st.one_of(RESPONSES, st.builds(lambda cls: cls(), st.sampled_from(CONNECTION_ERRORS))),
+    method=st.sampled_from(["PUT", "POST", "GET"]),
+)
+def test_a_one_shot_body_is_never_retried(
+    content: object, outcome: Response | APIConnectionError, method: str
+) -> None:
+    body = content()  # type: ignore[operator]
+    request = Request(method, URL, headers={"Idempotency-Key": "k"}, content=body)
+    assert not request.replayable
+    decision = decide(outcome, request)
+    assert not decision.retry
+    if decide(outcome, Request(method, URL, headers={"Idempotency-Key": "k"})).retry:
+        assert decision.reason is RetryReason.BODY_NOT_REPLAYABLE
+
+
+def test_an_async_body_is_never_retried() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"a"
+
+    request = Request("PUT", URL, content=chunks())
+    assert decide(ConnectError(), request).reason is RetryReason.BODY_NOT_REPLAYABLE
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    outcome=st.one_of(RESPONSES, st.builds(lambda cls: cls(), st.sampled_from(CONNECTION_ERRORS))),
+    method=st.sampled_from(["GET", "PUT", "POST"]),
+    policy_retries=st.integers(0, 5),
+    via=st.sampled_from(["policy", "override", "call options"]),
+)
+def test_max_retries_zero_never_retries(
+    outcome: Response | APIConnectionError, method: str, policy_retries: int, via: str
+) -> None:
+    request = Request(method, URL, headers={"Idempotency-Key": "k"})
+    if via == "policy":
+        decision = decide(outcome, request, policy=RetryPolicy(max_retries=0))
+    elif via == "override":
+        policy = RetryPolicy(max_retries=policy_retries)
+        decision = decide(outcome, request, policy=policy, max_retries=0)
+    else:
+        options = CallOptions(retry=RetryPolicy(max_retries=policy_retries), max_retries=0)
+        call = Call(request, options, now=0.0, rng=random.Random(0))
+        call.next_event()
+        if isinstance(outcome, Response):
+            call.receive_response(outcome, now=0.0)
+        else:
+            call.receive_error(outcome, now=0.0)
+        decision = call.decisions[-1]
+        assert not isinstance(call.next_event(), SendRequest | Sleep)
+        assert call.attempts == 1
+    assert not decision.retry
+
+
+def test_max_retries_override_wins_both_ways() -> None:
+    assert decide(Response(503), policy=RetryPolicy(max_retries=0), max_retries=1).retry
+    assert not decide(Response(503), attempt=3, max_retries=2).retry
+    assert decide(Response(503), attempt=3, max_retries=3).retry
+
+
+@pytest.mark.parametrize("max_retries", [0, 1, 2, 5])
+def test_exhaustion_after_max_retries_plus_one_attempts(max_retries: int) -> None:
+    policy = RetryPolicy(max_retries=max_retries)
+    for attempt in range(1, max_retries + 1):
+        assert decide(ReadError(), policy=policy, attempt=attempt).retry
+    last = decide(ReadError(), policy=policy, attempt=max_retries + 1)
+    assert last == RetryDecision(False, 0.0, RetryReason.RETRIES_EXHAUSTED)
+
+
+# ---------------------------------------------------------------------------------------
+# Deadline
+
+
+def test_a_wait_past_the_deadline_stops() -> None:
+    rng = CountingRandom(0.0)  # backoff 0.375 s
+    assert decide(ReadError(), rng=rng, remaining=0.376).retry
+    assert decide(ReadError(), rng=rng, remaining=0.375).reason is RetryReason.DEADLINE
+    assert decide(ReadError(), rng=rng, remaining=-1.0).reason is RetryReason.DEADLINE
+    hinted = Response(503, headers={"retry-after": "5"})
+    assert decide(hinted, remaining=4.0) == RetryDecision(False, 0.0, RetryReason.DEADLINE, 5.0)
+    assert decide(hinted, remaining=None).retry
+    # Even an immediate retry needs time left for the attempt.
+    now = Response(503, headers={"retry-after": "0"})
+    assert decide(now, remaining=0.0).reason is RetryReason.DEADLINE
+    assert decide(now, remaining=0.001).retry
+
+
+def test_the_deadline_through_a_call() -> None:
+    options = CallOptions(timeout=Timeout(10.0, total=3.0))
+    call = Call(Request("GET", URL), options, now=100.0, rng=CountingRandom(1.0))
+    assert call.deadline == 103.0
+    first = call.next_event()
+    assert isinstance(first, SendRequest)
+    assert first.timeout == Timeout(3.0, total=3.0)
+    call.receive_response(Response(503), now=101.0)
+    assert call.next_event() == Sleep(0.5)
+    second = call.next_event()
+    assert isinstance(second, SendRequest)
+    assert second.timeout == Timeout(1.5, total=3.0)
+    call.receive_response(Response(503, headers={"retry-after": "2"}), now=102.0)
+    failed = call.next_event()
+    assert isinstance(failed, Failed)
+    assert isinstance(failed.error, InternalServerError)
+    assert failed.error.retry_after == 2.0
+    assert failed.error.attempts == 2
+    assert call.decisions[-1].reason is RetryReason.DEADLINE
+
+
+@pytest.mark.parametrize("cls", [ReadTimeout, ConnectTimeout, WriteTimeout, PoolTimeout])
+def test_a_timeout_at_the_deadline_becomes_deadline_exceeded(cls: type[APITimeoutError]) -> None:
+    options = CallOptions(timeout=Timeout(total=3.0))
+    call = Call(Request("GET", URL), options, now=0.0, rng=random.Random(0))
+    call.next_event()
+    timeout = cls(request_sent=True)
+    call.receive_error(timeout, now=2.9995)  # within the timer slack
+    failed = call.next_event()
+    assert isinstance(failed, Failed)
+    assert isinstance(failed.error, DeadlineExceeded)
+    assert failed.error.__cause__ is timeout
+    assert failed.error.request_sent is True
+    assert failed.error.attempts == 1
+    assert "attempt 1" in str(failed.error)
+    assert timeout.request is call.request
+
+
+def test_a_timeout_before_the_deadline_stays_what_it_is() -> None:
+    call = Call(
+        Request("GET", URL), CallOptions(timeout=Timeout(total=3.0)), now=0, rng=random.Random(0)
+    )
+    call.next_event()
+    timeout = ReadTimeout()
+    call.receive_error(timeout, now=2.9)  # 0.1 s left: too little for the backoff
+    failed = call.next_event()
+    assert isinstance(failed, Failed)
+    assert failed.error is timeout
+    assert call.decisions[-1].reason is RetryReason.DEADLINE
+
+
+def test_other_errors_and_no_deadline_are_left_alone() -> None:
+    call = Call(
+        Request("GET", URL), CallOptions(timeout=Timeout(total=3.0)), now=0, rng=random.Random(0)
+    )
+    call.next_event()
+    error = ReadError()
+    call.receive_error(error, now=5.0)
+    failed = call.next_event()
+    assert isinstance(failed, Failed)
+    assert failed.error is error
+    call = Call(Request("GET", URL), now=0, rng=random.Random(0))
+    call.next_event()
+    timeout = ReadTimeout()
+    call.receive_error(timeout, now=1e9)
+    assert call.decisions[-1].retry
+    # A DeadlineExceeded from the driver is kept as it is.
+    call = Call(
+        Request("GET", URL), CallOptions(timeout=Timeout(total=1.0)), now=0, rng=random.Random(0)
+    )
+    call.next_event()
+    own = DeadlineExceeded()
+    call.receive_error(own, now=1.0)
+    failed = call.next_event()
+    assert isinstance(failed, Failed)
+    assert failed.error is own
+
+
+def test_no_time_for_a_first_attempt() -> None:
+    call = Call(
+        Request("GET", URL), CallOptions(timeout=Timeout(total=0.0)), now=5, rng=random.Random(0)
+    )
+    failed = call.next_event()
+    assert isinstance(failed, Failed)
+    assert isinstance(failed.error, DeadlineExceeded)
+    assert failed.error.attempts == 0
+    assert failed.error.request_sent is False
+    assert failed.error.request is call.request
+
+
+# ---------------------------------------------------------------------------------------
+# Budget
+
+
+def test_budget_defaults_are_botocores_standard_mode() -> None:
+    budget = RetryBudget()
+    assert (budget.capacity, budget.retry_cost, budget.timeout_cost, budget.success_refund) == (
+        500,
+        5,
+        10,
+        1,
+    )
+    assert budget.tokens == 500
+    assert repr(budget) == "RetryBudget(tokens=500/500)"
+
+
+def test_budget_drains_and_refunds() -> None:
+    budget = RetryBudget()
+    assert all(budget.try_acquire() for _ in range(100))
+    assert budget.tokens == 0
+    assert not budget.try_acquire()
+    assert budget.tokens == 0
+    budget.record_success()
+    assert budget.tokens == 1
+    assert not budget.try_acquire()  # 1 < 5: nothing is taken
+    assert budget.tokens == 1
+    for _ in range(1000):
+        budget.record_success()
+    assert budget.tokens == 500  # never past capacity
+    assert all(budget.try_acquire(after_timeout=True) for _ in range(50))
+    assert not budget.try_acquire(after_timeout=True)
+    assert budget.tokens == 0
+
+
+def test_budget_validation() -> None:
+    for kwargs in (
+        {"capacity": -1},
+        {"retry_cost": -1},
+        {"timeout_cost": -1},
+        {"success_refund": -1},
+    ):
+        with pytest.raises(ValueError, match="RetryBudget"):
+            RetryBudget(**kwargs)  # type: ignore[arg-type]
+
+
+def test_budget_holds_its_lock_around_every_update() -> None:
+    entered: list[str] = []
+
+    class Lock:
+        held = False
+
+        def __enter__(self) -> None:
+            assert not self.held
+            self.held = True
+            entered.append("enter")
+
+        def __exit__(self, *exc: object) -> None:
+            self.held = False
+
+    budget = RetryBudget(10, lock=Lock())
+    budget.try_acquire()
+    budget.record_success()
+    budget.try_acquire(after_timeout=True)
+    assert entered == ["enter"] * 3
+
+
+def test_decide_takes_the_cost_only_when_retrying() -> None:
+    budget = RetryBudget(12)
+    assert decide(Response(503), budget=budget).retry
+    assert budget.tokens == 7
+    assert decide(ReadTimeout(), budget=budget) == RetryDecision(
+        False, 0.0, RetryReason.BUDGET_EXHAUSTED
+    )
+    assert budget.tokens == 7  # a timeout costs 10; nothing taken
+    assert decide(ReadError(), budget=budget).retry
+    assert budget.tokens == 2
+    # Decisions that stop for another reason leave the bucket alone.
+    for outcome in (Response(200), Response(404), DeadlineExceeded()):
+        decide(outcome, budget=budget)
+    decide(ReadError(), budget=budget, attempt=3)
+    decide(ReadError(), budget=budget, remaining=0.0)
+    assert budget.tokens == 2
+    hinted = Response(429, headers={"retry-after": "1"})
+    assert decide(hinted, budget=budget).reason is RetryReason.BUDGET_EXHAUSTED
+    assert decide(hinted, budget=budget).retry_after == 1.0
+
+
+def test_a_timeout_retry_costs_more() -> None:
+    budget = RetryBudget()
+    assert decide(ConnectTimeout(), budget=budget).retry
+    assert budget.tokens == 490
+    assert decide(ConnectError(), budget=budget).retry
+    assert budget.tokens == 485
+
+
+def test_a_shared_budget_stops_a_retry_storm() -> None:
+    budget = RetryBudget()
+    calls = 0
+    retries = 0
+    while True:
+        calls += 1
+        call = Call(Request("GET", URL), now=0.0, rng=random.Random(calls), budget=budget)
+        call.next_event()
+        call.receive_error(ConnectError(), now=0.0)
+        if not call.decisions[-1].retry:
+            assert call.decisions[-1].reason is RetryReason.BUDGET_EXHAUSTED
+            break
+        retries += 1
+    assert retries == 100
+    assert budget.tokens == 0
+    # Successes refill it a token at a time.
+    for _ in range(5):
+        call = Call(Request("GET", URL), now=0.0, rng=random.Random(0), budget=budget)
+        call.next_event()
+        call.receive_response(Response(200), now=0.0)
+        call.next_event()
+    assert budget.tokens == 5
+    call = Call(Request("GET", URL), now=0.0, rng=random.Random(0), budget=budget)
+    call.next_event()
+    call.receive_response(Response(503), now=0.0)
+    assert call.decisions[-1].retry
+    assert budget.tokens == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    outcome=st.one_of(
+        RESPONSES,
+        st.builds(
+            lambda cls, sent: cls(request_sent=sent),
+            st.sampled_from([*CONNECTION_ERRORS, DeadlineExceeded]),
+            st.sampled_from([None, True, False]),
+        ),
+        st.builds(lambda msg: APIError(msg), st.text(max_size=5)),
+    ),
+    method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "PURGE"]),
+    attempt=st.integers(1, 10),
+    remaining=st.none() | st.floats(-10, 100),
+    budget_tokens=st.none() | st.integers(0, 20),
+    max_retries=st.none() | st.integers(0, 10),
+    wall_time=st.none() | st.floats(0, 2e9),
+    seed=st.integers(0, 2**32),
+)
+def test_decide_retry_never_raises_and_is_consistent(
+    outcome: Response | APIError,
+    method: str,
+    attempt: int,
+    remaining: float | None,
+    budget_tokens: int | None,
+    max_retries: int | None,
+    wall_time: float | None,
+    seed: int,
+) -> None:
+    budget = None if budget_tokens is None else RetryBudget(budget_tokens)
+    decision = decide(
+        outcome,
+        Request(method, URL),
+        attempt=attempt,
+        rng=random.Random(seed),
+        remaining=remaining,
+        budget=budget,
+        max_retries=max_retries,
+        wall_time=wall_time,
+    )
+    limit = 2 if max_retries is None else max_retries
+    if decision.retry:
+        assert attempt <= limit
+        assert decision.delay >= 0
+        assert remaining is None or decision.delay < remaining
+        assert budget is None or budget.tokens < budget_tokens  # type: ignore[operator]
+    else:
+        assert decision.delay == 0.0
+        assert budget is None or budget.tokens == budget_tokens
+    if isinstance(outcome, Response):
+        assert decision.retry_after == parse_retry_after(outcome.headers, wall_time=wall_time)
+    else:
+        assert decision.retry_after is None
+
+
+def test_every_reason_has_a_distinct_message() -> None:
+    messages = [reason.value for reason in RetryReason]
+    assert all(messages)
+    assert len(set(messages)) == len(messages)
