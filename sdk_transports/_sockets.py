@@ -26,9 +26,9 @@ from sdk_core import (
     WriteError,
     WriteTimeout,
 )
-from sdk_core._decoding import BodyDecoder
-from sdk_core._http11 import NEED_DATA, BodyChunk, ClientCodec, ResponseEnd, ResponseHead
+from sdk_core._http11 import NEED_DATA, ClientCodec
 from sdk_core._pool import Lease, Outcome, PoolState
+from sdk_core._reader import ResponseReader
 from sdk_core._statistics import PoolStatistics
 
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
@@ -215,40 +215,20 @@ class SocketTransport:
     ) -> tuple[Response, bool]:
         codec, sock = conn.codec, conn.sock
         sock.settimeout(timeout.read)
-        head: ResponseHead | None = None
-        decoder: BodyDecoder | None = None
-        body = bytearray()
+        reader = ResponseReader(codec, request, max_size=self._max_response_size)
         while True:
-            event = codec.next_event()
-            if event is NEED_DATA:
-                try:
-                    data = sock.recv(_READ_SIZE)
-                except TimeoutError:
-                    raise ReadTimeout(
-                        f"ReadTimeout: no data for {timeout.read} s.", request=request
-                    ) from None
-                except OSError as exc:
-                    raise ReadError(f"ReadError: {exc}", request=request) from exc
-                codec.feed(data)
-            elif isinstance(event, ResponseHead):
-                head = event
-                decoder = BodyDecoder(
-                    event.headers.first("content-encoding"), max_size=self._max_response_size
-                )
-            elif isinstance(event, BodyChunk):
-                assert decoder is not None
-                body += decoder.feed(event.data)
-            else:
-                assert isinstance(event, ResponseEnd)
-                assert head is not None
-                assert decoder is not None
-                body += decoder.flush()
-                if event.reusable:
-                    codec.start_next_cycle()
-                response = Response(
-                    head.status_code, headers=head.headers, content=bytes(body), request=request
-                )
-                return response, event.reusable
+            step = reader.step()
+            if step is not NEED_DATA:
+                return step
+            try:
+                data = sock.recv(_READ_SIZE)
+            except TimeoutError:
+                raise ReadTimeout(
+                    f"ReadTimeout: no data for {timeout.read} s.", request=request
+                ) from None
+            except OSError as exc:
+                raise ReadError(f"ReadError: {exc}", request=request) from exc
+            reader.feed(data)
 
     def statistics(self) -> PoolStatistics:
         """Connections in use, idle, and requests waiting for one."""
