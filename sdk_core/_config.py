@@ -145,7 +145,8 @@ class RetryPolicy:
             except OverflowError:
                 delay = math.inf
             delay = min(delay, self.max_delay)
-        rng_value = min(max(rng_value, 0.0), 1.0)
+        if not 0.0 <= rng_value <= 1.0:  # out of range or NaN from a faulty source
+            rng_value = 1.0 if not rng_value < 0.0 else 0.0
         if self.jitter == "proportional":
             delay *= 0.75 + 0.25 * rng_value
         elif self.jitter == "full":

@@ -103,6 +103,8 @@ class Headers(Mapping[str, str]):
         return self
 
     def __getitem__(self, name: str) -> str:
+        if not isinstance(name, str):
+            raise KeyError(name)
         return ", ".join(self._lower[name.lower()])
 
     def __contains__(self, name: object) -> bool:

@@ -17,8 +17,8 @@ RequestContent: TypeAlias = "bytes | Iterable[bytes] | AsyncIterable[bytes]"
 
 _METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # \Z: "$" allows a final "\n"
 _CHARSET = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
-#: Methods whose repetition has the same effect as one request (RFC 9110, 9.2.2).
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+#: Methods retried after they may have reached the server (DESIGN.md's retry rules).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class Request:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
 from typing import Protocol
 
 from ._config import RetryBudget, RetryPolicy
@@ -68,14 +67,48 @@ def _seconds(text: str, scale: float) -> float | None:
     return min(float(text) * scale, _MAX_WAIT)
 
 
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+# RFC 9110 5.6.7: IMF-fixdate, the obsolete RFC 850 form, and asctime.
+# Lenient where servers are: a numeric zone or UTC instead of GMT in the first form.
+_IMF = re.compile(
+    r"^[A-Za-z]{3}, (\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) "
+    r"(GMT|UTC|UT|Z|[+-]\d{4})$"
+)
+_RFC850 = re.compile(r"^[A-Za-z]+, (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$")
+_ASCTIME = re.compile(r"^[A-Za-z]{3} ([A-Za-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$")
+
+
 def _http_date(text: str) -> float | None:
-    try:
-        parsed = parsedate_to_datetime(text.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
+    """Unix seconds for an HTTP-date in any of its three forms (always GMT), or None."""
+    text = text.strip()
+    offset = 0
+    if match := _IMF.match(text):
+        day, month, year, hh, mm, ss, zone = match.groups()
+        if zone[0] in "+-":
+            sign = -1 if zone[0] == "-" else 1
+            offset = sign * (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60)
+    elif match := _RFC850.match(text):
+        day, month, year, hh, mm, ss = match.groups()
+        year = str(int(year) + (2000 if int(year) < 70 else 1900))
+    elif match := _ASCTIME.match(text):
+        month, day, hh, mm, ss, year = match.groups()
+    else:
         return None
-    if parsed.tzinfo is None:  # HTTP-dates are GMT; asctime dates (RFC 9110) parse as naive
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+    number = _MONTHS.get(month.lower())
+    if number is None or not text.isascii():
+        return None
+    try:
+        moment = datetime(
+            int(year), number, int(day), int(hh), int(mm), int(ss), tzinfo=timezone.utc
+        )
+    except ValueError:  # 31 February, hour 25, ...
+        return None
+    return moment.timestamp() - offset
 
 
 def parse_retry_after(headers: Headers, *, wall_time: float | None = None) -> float | None:

@@ -64,6 +64,11 @@ class URL:
             raise InvalidRequestError(
                 f"URL scheme must be http or https, got {parts.scheme or 'none'!r}."
             )
+        if parts.username is not None or parts.password is not None:
+            # Credentials in a URL end up in logs and reprs; they have their own options.
+            raise InvalidRequestError(
+                "URL contains credentials (user-info); pass api_key or headers instead."
+            )
         host = _host(parts)
         if port is None:
             port = _DEFAULT_PORTS[scheme]
@@ -111,7 +116,7 @@ def build_url(base_url: str | URL, path: str, params: ParamTypes | None = None) 
         raise InvalidRequestError(f"Path must be a str, not {type(path).__name__}.")
     if _CONTROL.search(path):
         raise InvalidRequestError("Path contains a control character (CR, LF, NUL, ...).")
-    if path.startswith(("http://", "https://")):
+    if path[:8].lower().startswith(("http://", "https://")):
         url = URL.parse(path)
     else:
         base = base_url if isinstance(base_url, URL) else URL.parse(base_url)

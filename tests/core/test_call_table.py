@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -523,6 +523,13 @@ class Outcome:
 
 DURATIONS = st.floats(0, 4, allow_nan=False)
 OUTCOMES = st.one_of(
+    # Retryable outcomes get a branch of their own, so that long runs are common.
+    st.builds(Outcome, duration=DURATIONS, status=st.sampled_from([429, 500, 502, 503, 504])),
+    st.builds(
+        Outcome,
+        duration=DURATIONS,
+        error=st.sampled_from([ConnectError, ConnectTimeout, ReadError]),
+    ),
     st.builds(
         Outcome,
         duration=DURATIONS,
@@ -575,7 +582,7 @@ def setups(draw: st.DrawFn) -> Setup:
         start=draw(st.sampled_from([0.0, 1000.0, 123456.789])),
         policy=policy,
         options_max_retries=options_max_retries,
-        total=draw(st.none() | st.floats(0, 30)),
+        total=draw(st.none() | st.floats(0, 30) | st.floats(30, 120)),
         idempotency_header=draw(st.sampled_from(["Idempotency-Key", None])),
         budget_capacity=draw(st.none() | st.integers(0, 30)),
         wall_time=draw(st.none() | st.just(1445412480.0)),
@@ -594,6 +601,7 @@ class Trace:
     reported: list[Outcome] = field(default_factory=list)
     result: Completed | Failed | None = None
     deadline: float | None = None
+    reasons: list[RetryReason] = field(default_factory=list)
 
 
 def _normal(event: object) -> tuple[object, ...]:
@@ -647,6 +655,7 @@ def drive(setup: Setup) -> Trace:
             clock.tick(event.seconds)
         else:
             trace.result = event
+            trace.reasons = [decision.reason for decision in call.decisions]
             assert call.state is S.DONE
             return trace
     raise AssertionError("the driver loop did not terminate")
@@ -657,6 +666,11 @@ def drive(setup: Setup) -> Trace:
 def test_driver_loop(setup: Setup) -> None:
     trace = drive(setup)
     attempts = len(trace.sent)
+    event(f"{type(trace.result).__name__} after {attempts} attempt(s)")
+    if isinstance(trace.result, Failed):
+        event(f"failed with {type(trace.result.error).__name__}")
+    if trace.reasons:
+        event(f"stopped: {trace.reasons[-1].name}")
     assert attempts <= setup.max_retries + 1
     result = trace.result
     last = trace.reported[-1] if trace.reported else None

@@ -281,6 +281,12 @@ def test_problem_details() -> None:
         )
     )
     assert (parsed.message, parsed.type, parsed.code) == (None, "about:blank", "x")
+    # The content type alone makes "detail" the message, with no "title" in sight.
+    detail_only = {"type": "about:blank", "detail": "Account 7 is closed."}
+    problem = body_error(json.dumps(detail_only), "application/problem+json", 410)
+    assert "Account 7 is closed." in str(problem)
+    plain = parse_error_body(Response(410, content=json.dumps(detail_only).encode()))
+    assert plain.message is None  # the same body as plain JSON says nothing known
     titled = body_error(json.dumps({"title": "Not here", "type": "about:blank"}), None, 404)
     assert "Not here" in str(titled)
     assert titled.type == "about:blank"

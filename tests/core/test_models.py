@@ -627,6 +627,7 @@ def test_limits() -> None:
         5.0,
     )
     assert Limits(None, None, None).max_connections is None
+    assert Limits(max_keepalive_connections=0).max_keepalive_connections == 0  # no keep-alive
     assert (
         Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=0).keepalive_expiry
         == 0
@@ -643,6 +644,8 @@ def test_limits() -> None:
         {"max_connections": 1.5},
         {"max_connections": "10"},
         {"max_keepalive_connections": -1},
+        {"max_connections": True},
+        {"max_keepalive_connections": False},
         {"max_keepalive_connections": 2.0},
         {"keepalive_expiry": -1},
         {"keepalive_expiry": math.nan},
@@ -708,3 +711,24 @@ CONSTRUCTORS: list[Callable[[], object]] = [Timeout, Limits, RetryPolicy]
 @pytest.mark.parametrize("make", CONSTRUCTORS, ids=lambda c: c.__name__)
 def test_config_values_are_slotted(make: Callable[[], object]) -> None:
     assert not hasattr(make(), "__dict__")
+
+
+def test_headers_lookup_by_a_non_str_is_a_key_error() -> None:
+    headers = Headers({"A": "1"})
+    assert headers.get(1) is None  # type: ignore[call-overload]
+    with pytest.raises(KeyError):
+        headers[1]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("path", ["HTTP://other.example/x", "Https://other.example/x"])
+def test_an_absolute_url_in_any_case_replaces_the_base(path: str) -> None:
+    assert build_url("https://api.example.com/v1", path).host == "other.example"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://user:secret@api.example.com/", "https://user@api.example.com/"]
+)
+def test_credentials_in_a_url_are_refused_without_echoing_them(url: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        URL.parse(url)
+    assert "secret" not in str(caught.value)

@@ -612,7 +612,7 @@ def test_an_idempotency_key_makes_unsafe_methods_retryable(
     assert not decide(outcome, request, idempotency_header=None).retry
 
 
-@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
 def test_idempotent_methods_are_retried_after_sending(method: str) -> None:
     request = Request(method, URL)
     assert decide(ReadError(), request).retry
@@ -989,3 +989,33 @@ def test_every_reason_has_a_distinct_message() -> None:
     messages = [reason.value for reason in RetryReason]
     assert all(messages)
     assert len(set(messages)) == len(messages)
+
+
+def test_trace_is_not_retried_after_it_may_have_been_sent() -> None:
+    # DESIGN.md names GET, HEAD, OPTIONS, PUT and DELETE; anything else needs a key.
+    request = Request("TRACE", "https://api.example.com/x")
+    decision = decide_retry(
+        RetryPolicy(), request, Response(503, request=request), attempt=1, rng=random.Random(0)
+    )
+    assert not decision.retry
+    assert decision.reason is RetryReason.NOT_IDEMPOTENT
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 2.0, -1.0])
+def test_backoff_stays_in_bounds_for_a_faulty_random_source(value: float) -> None:
+    delay = RetryPolicy().backoff(0, value)
+    assert 0.0 <= delay <= 0.5
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Wed, 21 Foo 2015 07:30:00 GMT",  # no such month
+        "Wed, ２１ Oct 2015 07:30:00 GMT",  # full-width digits match \\d but are not HTTP
+        "Wed Oct 21 07:30:00 20１5",
+    ],
+)
+def test_retry_after_dates_that_are_not_http_dates_are_ignored(value: str) -> None:
+    # Built as received headers are, unvalidated: a caller may build them from anything.
+    headers = Headers._trusted([("Retry-After", value)])
+    assert parse_retry_after(headers, wall_time=0.0) is None
