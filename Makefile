@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format typecheck imports docs docs-check pytest cov test-matrix clean
+.PHONY: install demo test lint format typecheck imports docs docs-check pytest cov test-matrix clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,19 @@ test-matrix:
 
 clean:
 	rm -rf $(VENV) .venv-3.* .mypy_cache .ruff_cache .coverage build dist
+
+# Benchmarks, never part of `make test`: this project against httpx, httpx2, aiohttp,
+# urllib3 and requests on a private nginx (installed with apt-get when missing).
+# Writes docs/benchmarks/; `make bench BENCH_ARGS="--suites sync,async"` to pick suites.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# About two minutes: fewer requests and rounds.
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py --quick $(BENCH_ARGS)

@@ -1011,8 +1011,8 @@ def test_backoff_stays_in_bounds_for_a_faulty_random_source(value: float) -> Non
     "value",
     [
         "Wed, 21 Foo 2015 07:30:00 GMT",  # no such month
-        "Wed, ２１ Oct 2015 07:30:00 GMT",  # full-width digits match \\d but are not HTTP
-        "Wed Oct 21 07:30:00 20１5",
+        "Wed, \uff12\uff11 Oct 2015 07:30:00 GMT",  # full-width digits match \\d
+        "Wed Oct 21 07:30:00 20\uff115",
     ],
 )
 def test_retry_after_dates_that_are_not_http_dates_are_ignored(value: str) -> None:
