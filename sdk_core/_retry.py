@@ -145,6 +145,9 @@ def _stop(reason: RetryReason, retry_after: float | None = None) -> RetryDecisio
     return RetryDecision(False, 0.0, reason, retry_after)
 
 
+_SUCCEEDED = RetryDecision(False, 0.0, RetryReason.SUCCEEDED)
+
+
 def _classify(policy: RetryPolicy, outcome: Response | APIError) -> tuple[RetryReason, bool]:
     """(reason, retryable) for the outcome alone, before limits and safety."""
     if isinstance(outcome, Response):
@@ -184,6 +187,8 @@ def decide_retry(
     Never raises for any outcome.
     """
     reason, retryable = _classify(policy, outcome)
+    if reason is RetryReason.SUCCEEDED:
+        return _SUCCEEDED
     hint = (
         parse_retry_after(outcome.headers, wall_time=wall_time)
         if isinstance(outcome, Response)

@@ -979,9 +979,9 @@ def test_decide_retry_never_raises_and_is_consistent(
     else:
         assert decision.delay == 0.0
         assert budget is None or budget.tokens == budget_tokens
-    if isinstance(outcome, Response):
+    if isinstance(outcome, Response) and decision.reason is not RetryReason.SUCCEEDED:
         assert decision.retry_after == parse_retry_after(outcome.headers, wall_time=wall_time)
-    else:
+    else:  # a success is not read for hints: it ends the call
         assert decision.retry_after is None
 
 
