@@ -20,6 +20,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Characters left as they are in a path; everything else is percent-encoded.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
+# A path made only of these needs no quoting and has no query (the common case).
+_ALREADY_SAFE = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=\-._~%]*\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,17 @@ def build_url(base_url: str | URL, path: str, params: ParamTypes | None = None) 
         raise InvalidRequestError(f"Path must be a str, not {type(path).__name__}.")
     if _CONTROL.search(path):
         raise InvalidRequestError("Path contains a control character (CR, LF, NUL, ...).")
-    if path[:8].lower().startswith(("http://", "https://")):
+    absolute = path[:8].lower().startswith(("http://", "https://"))
+    if (
+        not absolute
+        and isinstance(base_url, URL)
+        and _ALREADY_SAFE.match(path)
+        and "?" not in base_url.target
+    ):
+        base_path = base_url.target
+        target = base_path.rstrip("/") + "/" + path.lstrip("/") if path else base_path
+        return _with_params(URL(base_url.scheme, base_url.host, base_url.port, target), params)
+    if absolute:
         url = URL.parse(path)
     else:
         base = base_url if isinstance(base_url, URL) else URL.parse(base_url)
@@ -128,9 +140,13 @@ def build_url(base_url: str | URL, path: str, params: ParamTypes | None = None) 
             "?" + quote(query, safe=_QUERY_SAFE) if query else ""
         )
         url = URL(base.scheme, base.host, base.port, target)
+    return _with_params(url, params)
+
+
+def _with_params(url: URL, params: ParamTypes | None) -> URL:
     if params:
         encoded = _encode_params(params)
         if encoded:
             joiner = "&" if "?" in url.target else "?"
-            url = URL(url.scheme, url.host, url.port, url.target + joiner + encoded)
+            return URL(url.scheme, url.host, url.port, url.target + joiner + encoded)
     return url
