@@ -37,15 +37,18 @@ from ._errors import (
     RateLimitError,
     ReadError,
     ReadTimeout,
+    RedirectError,
     RemoteProtocolError,
     ResponseTooLargeError,
     SDKError,
+    TooManyRedirects,
     UnprocessableEntityError,
     WriteError,
     WriteTimeout,
 )
 from ._headers import Headers
 from ._models import Request, Response
+from ._redirect import RedirectDecision, RedirectReason, redirect_request
 from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry, parse_retry_after
 from ._sentinel import NOT_GIVEN, NotGiven
 from ._statistics import PoolStatistics
@@ -89,6 +92,9 @@ __all__ = [
     "RateLimitError",
     "ReadError",
     "ReadTimeout",
+    "RedirectDecision",
+    "RedirectError",
+    "RedirectReason",
     "RemoteProtocolError",
     "Request",
     "Response",
@@ -101,6 +107,7 @@ __all__ = [
     "SendRequest",
     "Sleep",
     "Timeout",
+    "TooManyRedirects",
     "UnprocessableEntityError",
     "WriteError",
     "WriteTimeout",
@@ -110,5 +117,6 @@ __all__ = [
     "error_class_for",
     "parse_error_body",
     "parse_retry_after",
+    "redirect_request",
     "status_error",
 ]

@@ -17,6 +17,7 @@ from typing import Final, NoReturn, TypeAlias
 from ._config import RetryBudget, RetryPolicy, Timeout
 from ._errors import APIError, APITimeoutError, CallStateError, DeadlineExceeded
 from ._models import Request, Response
+from ._redirect import RedirectDecision, redirect_error, redirect_request
 from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry
 from ._status import status_error
 
@@ -68,7 +69,8 @@ _OUTCOMES = frozenset({_S.READY_TO_SEND, _S.READY_TO_SLEEP, _S.SUCCEEDED, _S.FAI
 TRANSITIONS: Final[dict[tuple[CallState, CallInput], frozenset[CallState]]] = {
     # SendRequest, or Failed(DeadlineExceeded) when no time is left for an attempt.
     (_S.READY_TO_SEND, _I.NEXT_EVENT): frozenset({_S.AWAITING_OUTCOME, _S.DONE}),
-    # The retry decision: send again now, sleep first, complete, or fail.
+    # The retry decision: send again now, sleep first, complete, or fail. A followed
+    # redirect also goes back to READY_TO_SEND (with the new request); a refused one fails.
     (_S.AWAITING_OUTCOME, _I.RECEIVE_RESPONSE): _OUTCOMES,
     (_S.AWAITING_OUTCOME, _I.RECEIVE_ERROR): _OUTCOMES - {_S.SUCCEEDED},  # never a success
     (_S.READY_TO_SLEEP, _I.NEXT_EVENT): frozenset({_S.READY_TO_SEND}),  # Sleep
@@ -117,6 +119,12 @@ class CallOptions:
     is sent in ``idempotency_header``; when absent, POST and PATCH get one generated
     from the call's random source whenever retries are enabled (None as the header
     name turns that off).
+
+    A 301, 302, 303, 307 or 308 with a Location is followed up to ``max_redirects``
+    times (0, or ``follow_redirects=False``, returns the 3xx instead). ``auth_header``
+    names the header holding the client's credential: it is dropped, with Authorization,
+    Proxy-Authorization, Cookie and the rest of ``CREDENTIAL_HEADERS``, when a redirect
+    changes scheme, host or port.
     """
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -125,6 +133,9 @@ class CallOptions:
     idempotency_key: str | None = None
     idempotency_header: str | None = "Idempotency-Key"
     request_id_header: str = "x-request-id"
+    follow_redirects: bool = True
+    max_redirects: int = 5
+    auth_header: str | None = None
 
 
 #: Slack for a timer that fired a hair before the deadline it was set to.
@@ -146,6 +157,11 @@ class Call:
     ``now`` is a monotonic clock reading in seconds from the driver; ``rng`` draws the
     jitter and the idempotency key. The same inputs always give the same events.
     Raises ``CallStateError`` when an input is not legal in the current state.
+
+    A followed redirect makes the next ``SendRequest`` carry the redirected request
+    (``request`` becomes it, and retries resend it); it counts in ``redirects``, not
+    in ``attempts``, and takes nothing from the retry budget. A redirect that cannot
+    be followed fails the call with ``RedirectError`` or ``TooManyRedirects``.
     """
 
     __slots__ = (
@@ -154,10 +170,12 @@ class Call:
         "_estimated_now",
         "_options",
         "_pending",
+        "_redirect_pending",
         "_rng",
         "_state",
         "attempts",
         "decisions",
+        "redirects",
         "request",
     )
 
@@ -181,8 +199,12 @@ class Call:
         self._estimated_now = now
         #: Attempts sent so far.
         self.attempts = 0
-        #: Every retry decision made, in order.
-        self.decisions: list[RetryDecision] = []
+        #: Redirects followed so far.
+        self.redirects = 0
+        self._redirect_pending = False
+        #: Every decision made, one per reported outcome, in order: a RetryDecision, or a
+        #: RedirectDecision for a 3xx that was followed or refused.
+        self.decisions: list[RetryDecision | RedirectDecision] = []
         header = options.idempotency_header
         if header is not None and header not in request.headers:
             key = options.idempotency_key
@@ -208,7 +230,11 @@ class Call:
         return options.retry.max_retries if options.max_retries is None else options.max_retries
 
     def _remaining(self, now: float) -> float | None:
-        return None if self._deadline is None else self._deadline - now
+        deadline = self._deadline
+        if deadline is None:
+            return None
+        # min(): now + total - now can exceed total by a rounding error.
+        return min(deadline - now, self._options.timeout.total or 0.0)
 
     def _move(self, event: CallInput, target: CallState) -> None:
         allowed = TRANSITIONS.get((self._state, event))
@@ -239,7 +265,10 @@ class Call:
                 error.attempts = self.attempts
                 self._move(CallInput.NEXT_EVENT, CallState.DONE)
                 return Failed(error)
-            self.attempts += 1
+            if self._redirect_pending:  # a redirect continues the attempt it came from
+                self._redirect_pending = False
+            else:
+                self.attempts += 1
             self._move(CallInput.NEXT_EVENT, CallState.AWAITING_OUTCOME)
             return SendRequest(self.request, self._options.timeout.capped(remaining))
         pending = self._pending
@@ -258,7 +287,20 @@ class Call:
         """Report the attempt's response. ``wall_time`` (Unix seconds) dates Retry-After."""
         self._check(CallInput.RECEIVE_RESPONSE)
         response.request = response.request or self.request
-        response.request_id_header = self._options.request_id_header
+        options = self._options
+        response.request_id_header = options.request_id_header
+        response.redirects = self.redirects
+        if 300 <= response.status_code < 400 and options.follow_redirects:
+            decision = redirect_request(
+                self.request,
+                response,
+                redirects=self.redirects,
+                max_redirects=options.max_redirects,
+                auth_header=options.auth_header,
+            )
+            if decision is not None:
+                self._redirect(decision, response, now)
+                return
         self._decide(CallInput.RECEIVE_RESPONSE, response, now, wall_time)
 
     def receive_error(self, error: APIError, *, now: float) -> None:
@@ -282,6 +324,20 @@ class Call:
             cut.__cause__ = error
             error = cut
         self._decide(CallInput.RECEIVE_ERROR, error, now, None)
+
+    def _redirect(self, decision: RedirectDecision, response: Response, now: float) -> None:
+        self._estimated_now = now
+        self.decisions.append(decision)
+        if decision.request is not None:
+            self._move(CallInput.RECEIVE_RESPONSE, CallState.READY_TO_SEND)
+            self.redirects += 1
+            self._redirect_pending = True
+            self.request = decision.request
+            return
+        error = redirect_error(decision, response)
+        error.attempts = self.attempts
+        self._pending = Failed(error)
+        self._move(CallInput.RECEIVE_RESPONSE, CallState.FAILING)
 
     def _decide(
         self,

@@ -33,9 +33,11 @@ __all__ = [
     "RateLimitError",
     "ReadError",
     "ReadTimeout",
+    "RedirectError",
     "RemoteProtocolError",
     "ResponseTooLargeError",
     "SDKError",
+    "TooManyRedirects",
     "UnprocessableEntityError",
     "WriteError",
     "WriteTimeout",
@@ -72,6 +74,28 @@ class APIError(SDKError):
 
 class ResponseTooLargeError(APIError):
     """The response body grew past ``max_response_size``; it is never retried."""
+
+
+class RedirectError(APIError):
+    """The server redirected, and the redirect cannot be followed safely.
+
+    The ``Location`` is not a valid http(s) URL, or a 307/308 (or 301/302 of a method
+    other than POST) must resend a body that cannot be replayed. ``response`` is the
+    3xx response; ``location`` its raw ``Location`` value (kept out of the message).
+    """
+
+    def __init__(self, message: str, *, response: Response, location: str | None) -> None:
+        super().__init__(message, request=response.request)
+        self.response = response
+        self.status_code = response.status_code
+        self.location = location
+
+
+class TooManyRedirects(RedirectError):
+    """The call was redirected more than ``max_redirects`` times (a loop, or a long chain).
+
+    ``response`` is the last 3xx response; ``response.redirects`` the redirects followed.
+    """
 
 
 class APIConnectionError(APIError):
