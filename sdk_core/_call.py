@@ -287,6 +287,9 @@ class Call:
         """Report the attempt's response. ``wall_time`` (Unix seconds) dates Retry-After."""
         self._check(CallInput.RECEIVE_RESPONSE)
         response.request = response.request or self.request
+        redaction = response.request.headers._redaction
+        if redaction is not None and response.headers._redaction is None:
+            response.headers = response.headers.with_redaction(redaction)  # the client's
         options = self._options
         response.request_id_header = options.request_id_header
         response.redirects = self.redirects

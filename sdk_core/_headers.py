@@ -11,8 +11,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeAlias, final
 
 from ._errors import InvalidRequestError
+from ._redact import DEFAULT_REDACTION, SENSITIVE_HEADERS, Redaction
 
-__all__ = ["HeaderTypes", "Headers"]
+__all__ = ["SENSITIVE_HEADERS", "HeaderTypes", "Headers"]
 
 HeaderTypes: TypeAlias = "Headers | Mapping[str, str] | Iterable[tuple[str, str]]"
 
@@ -20,18 +21,6 @@ HeaderTypes: TypeAlias = "Headers | Mapping[str, str] | Iterable[tuple[str, str]
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # \Z: "$" allows a final "\n"
 # CR, LF and NUL split or truncate a request; other C0 controls (but tab) are refused too.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-#: Header names whose values never appear in a repr.
-SENSITIVE_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "x-api-key",
-        "api-key",
-    }
-)
 
 
 def _check_name(name: object) -> str:
@@ -47,14 +36,18 @@ def _check_value(name: str, value: object) -> str:
         )
     if _BAD_VALUE.search(value):
         raise InvalidRequestError(f"Header {name!r} has a control character (CR, LF or NUL).")
-    if not value.isascii():
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise InvalidRequestError(
-                f"Header {name!r} has characters that latin-1 cannot encode."
-            ) from None
+    if not value.isascii() and not _is_latin1(value):
+        # Raised outside the except block: its UnicodeEncodeError would quote the value.
+        raise InvalidRequestError(f"Header {name!r} has characters that latin-1 cannot encode.")
     return value.strip(" \t")
+
+
+def _is_latin1(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @final
@@ -65,14 +58,19 @@ class Headers(Mapping[str, str]):
     ``get_list`` returns them one by one; ``multi_items`` keeps every pair in order.
     Raises ``InvalidRequestError`` for a name that is not a token or a value with
     CR, LF, NUL or another control character.
+
+    ``repr`` shows a value only when the header's ``redaction`` allows it (by default
+    ``sdk_core._redact.DEFAULT_REDACTION``: an allowlist of known-safe names).
     """
 
-    __slots__ = ("_items", "_lower")
+    __slots__ = ("_items", "_lower", "_redaction")
 
     _items: tuple[tuple[str, str], ...]
     _lower: dict[str, list[str]]
+    _redaction: Redaction | None
 
     def __init__(self, headers: HeaderTypes | None = None) -> None:
+        self._redaction = None
         if headers is None:
             self._items = ()
             self._lower = {}
@@ -80,6 +78,7 @@ class Headers(Mapping[str, str]):
         if isinstance(headers, Headers):
             self._items = headers._items
             self._lower = headers._lower
+            self._redaction = headers._redaction
             return
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         items: list[tuple[str, str]] = []
@@ -92,9 +91,12 @@ class Headers(Mapping[str, str]):
         self._lower = lower
 
     @classmethod
-    def _trusted(cls, items: Iterable[tuple[str, str]]) -> Headers:
+    def _trusted(
+        cls, items: Iterable[tuple[str, str]], redaction: Redaction | None = None
+    ) -> Headers:
         """Build from pairs already validated (or received from a peer)."""
         self = cls.__new__(cls)
+        self._redaction = redaction
         self._items = tuple(items)
         lower: dict[str, list[str]] = {}
         for name, value in self._items:
@@ -147,20 +149,39 @@ class Headers(Mapping[str, str]):
             return self
         replaced = incoming._lower.keys()
         kept = [(n, v) for n, v in self._items if n.lower() not in replaced]
-        return Headers._trusted(kept + list(incoming._items))
+        return Headers._trusted(
+            kept + list(incoming._items), self._redaction or incoming._redaction
+        )
 
     def with_default(self, name: str, value: str) -> Headers:
         """A copy with ``name: value`` added unless ``name`` is already present."""
         if name.lower() in self._lower:
             return self
-        return Headers._trusted([*self._items, (_check_name(name), _check_value(name, value))])
+        return Headers._trusted(
+            [*self._items, (_check_name(name), _check_value(name, value))], self._redaction
+        )
 
     def without(self, name: str) -> Headers:
         """A copy with every value of ``name`` removed."""
         key = name.lower()
         if key not in self._lower:
             return self
-        return Headers._trusted((n, v) for n, v in self._items if n.lower() != key)
+        return Headers._trusted(
+            ((n, v) for n, v in self._items if n.lower() != key), self._redaction
+        )
+
+    @property
+    def redaction(self) -> Redaction:
+        """The policy that decides which values ``repr`` and log lines may show."""
+        return self._redaction or DEFAULT_REDACTION
+
+    def with_redaction(self, redaction: Redaction | None) -> Headers:
+        """The same headers shown under ``redaction`` (None: the default policy)."""
+        copy = Headers.__new__(Headers)
+        copy._items = self._items
+        copy._lower = self._lower
+        copy._redaction = redaction
+        return copy
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):
@@ -175,5 +196,4 @@ class Headers(Mapping[str, str]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        shown = [(n, "[redacted]" if n.lower() in SENSITIVE_HEADERS else v) for n, v in self._items]
-        return f"Headers({shown!r})"
+        return f"Headers({self.redaction.headers(self._items)!r})"

@@ -30,6 +30,10 @@ __all__ = [
 #: The largest response header block accepted, in bytes.
 MAX_HEADER_BYTES: Final = 64 * 1024
 
+_BROKEN_BEFORE_REQUEST: Final = (
+    "The request was not sent: the server broke the protocol on this connection before it."
+)
+
 
 class _NeedData(enum.Enum):
     NEED_DATA = "NEED_DATA"
@@ -96,8 +100,16 @@ class ClientCodec:
         """The request head, followed by ``body`` when given (bytes content).
 
         For a streamed body pass ``body=None`` and use ``encode_chunk``/``encode_end``;
-        a request without Content-Length is then sent chunked.
+        a request without Content-Length is then sent chunked. Raises
+        ``RemoteProtocolError`` (``request_sent=False``) when the server already broke
+        the protocol on this idle connection.
         """
+        conn = self._conn
+        if conn.their_state is h11.ERROR and conn.our_state is h11.IDLE:
+            # The peer broke the protocol before any request (h11 0.16 fails to even
+            # word its refusal): nothing is sent, so the caller may safely retry.
+            self._doubtful = True
+            raise RemoteProtocolError(_BROKEN_BEFORE_REQUEST, request_sent=False)
         url = request.url
         headers = request.headers.raw()
         names = {n.lower() for n, _ in headers}
@@ -210,11 +222,15 @@ class ClientCodec:
     def _reusable_after_end(self) -> bool:
         conn = self._conn
         # h11 keeps a body read until EOF "keep-alive"; a closed peer is never reusable.
+        # Bytes already behind the response answer no request we sent: RFC 9112 6.3 says
+        # a client MUST NOT process them as a separate response, so the next request
+        # must not meet them.
         return (
             not self._doubtful
             and not self._eof
             and conn.our_state is h11.DONE
             and conn.their_state is h11.DONE
+            and not conn.trailing_data[0]
         )
 
     def start_next_cycle(self) -> None:

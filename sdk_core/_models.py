@@ -60,7 +60,8 @@ class Request:
                     )
             elif content or self.method in ("POST", "PUT", "PATCH"):
                 hdrs = Headers._trusted(
-                    [*hdrs.multi_items(), ("Content-Length", str(len(content)))]
+                    [*hdrs.multi_items(), ("Content-Length", str(len(content)))],
+                    hdrs._redaction,
                 )
         elif isinstance(content, str):
             raise InvalidRequestError("Request content must be bytes, not str; encode it first.")
@@ -87,23 +88,34 @@ class Request:
         return new
 
     def __repr__(self) -> str:
-        return f"<Request {self.method} {self.url}>"
+        # The query's values show only when allowlisted (see ``Headers.redaction``).
+        return f"<Request {self.method} {self.headers.redaction.url(self.url)}>"
 
 
 class Response:
     """An HTTP response with its body read.
 
-    ``attempts`` is set by the client to the number of attempts the call took.
+    ``attempts`` is set by the client to the number of attempts the call took;
+    ``redirects`` to the number of redirects it followed to get here (0: none).
     ``json()`` raises ``ValueError`` (json.JSONDecodeError) for a body that is not JSON.
     """
 
-    __slots__ = ("attempts", "content", "headers", "request", "request_id_header", "status_code")
+    __slots__ = (
+        "attempts",
+        "content",
+        "headers",
+        "redirects",
+        "request",
+        "request_id_header",
+        "status_code",
+    )
 
     status_code: int
     headers: Headers
     content: bytes
     request: Request | None
     attempts: int
+    redirects: int
     request_id_header: str
 
     def __init__(
@@ -117,10 +129,16 @@ class Response:
         if type(status_code) is not int or not 100 <= status_code <= 999:
             raise ValueError(f"Invalid status code {status_code!r}.")
         self.status_code = status_code
-        self.headers = Headers(headers)
+        hdrs = Headers(headers)
+        if request is not None and hdrs._redaction is None:
+            redaction = request.headers._redaction
+            if redaction is not None:  # shown under the policy of the client that sent it
+                hdrs = hdrs.with_redaction(redaction)
+        self.headers = hdrs
         self.content = bytes(content)
         self.request = request
         self.attempts = 1
+        self.redirects = 0
         self.request_id_header = "x-request-id"
 
     @property

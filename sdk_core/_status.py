@@ -115,8 +115,18 @@ def _shorten(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 
 
+def _shown_request_id(response: Response) -> str | None:
+    if response.request_id_header.lower() in response.headers.redaction.sensitive_headers:
+        return None  # the user marked the request-id header sensitive
+    return response.request_id
+
+
 def status_error(response: Response, *, retry_after: float | None = None) -> APIStatusError:
-    """The typed error for an error response (status >= 400, or any the caller rejects)."""
+    """The typed error for an error response (status >= 400, or any the caller rejects).
+
+    The message never holds a value the request's ``Headers.redaction`` hides (the
+    server's words are scrubbed of them); ``body`` keeps what the server sent.
+    """
     status = response.status_code
     parsed = parse_error_body(response)
     try:
@@ -129,11 +139,16 @@ def status_error(response: Response, *, retry_after: float | None = None) -> API
         for name, value in (
             ("type", parsed.type),
             ("code", parsed.code),
-            ("request_id", response.request_id),
+            ("request_id", _shown_request_id(response)),
         )
         if value
     ]
     message = f"Error code: {status} - {detail}" + (f" ({', '.join(extras)})" if extras else "")
+    request = response.request
+    if request is not None:  # a server may echo the key it refused: never show it
+        redaction = request.headers.redaction
+        secrets = redaction.secrets(request.headers.multi_items(), request.url.target)
+        message = redaction.scrub(message, secrets)
     cls = error_class_for(status)
     return cls(
         message,

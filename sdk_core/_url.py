@@ -9,6 +9,7 @@ from typing import TypeAlias
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from ._errors import InvalidRequestError
+from ._redact import DEFAULT_REDACTION
 
 __all__ = ["URL", "ParamTypes", "build_url"]
 
@@ -16,6 +17,7 @@ _Scalar: TypeAlias = "str | int | float | bool | None"
 ParamTypes: TypeAlias = "Mapping[str, _Scalar | Sequence[_Scalar]]"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_KNOWN_SCHEMES = frozenset({"ftp", "ftps", "sftp", "ws", "wss", "file", "unix", "http+unix"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Characters left as they are in a path; everything else is percent-encoded.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
@@ -49,6 +51,10 @@ class URL:
     def __str__(self) -> str:
         return f"{self.scheme}://{self.host_header}{self.target}"
 
+    def __repr__(self) -> str:
+        # str() is the URL itself (it is sent); repr() hides query values not allowlisted.
+        return f"URL({DEFAULT_REDACTION.url(self)!r})"
+
     @classmethod
     def parse(cls, url: str) -> URL:
         """Parse an absolute URL. Raises ``InvalidRequestError`` when it is unusable."""
@@ -56,16 +62,21 @@ class URL:
             raise InvalidRequestError(f"URL must be a str, not {type(url).__name__}.")
         if _CONTROL.search(url):
             raise InvalidRequestError("URL contains a control character (CR, LF, NUL, ...).")
+        problem = None
         try:
             parts = urlsplit(url.strip(" "))
             port = parts.port
         except ValueError as exc:
-            raise InvalidRequestError(f"Malformed URL: {exc}.") from None
+            problem = _malformed(exc)
+        if problem is not None:  # raised out here: no __context__ quoting the URL
+            raise InvalidRequestError(f"Malformed URL: {problem}.")
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS:
-            raise InvalidRequestError(
-                f"URL scheme must be http or https, got {parts.scheme or 'none'!r}."
+            # Only a well-known scheme is echoed: "key:secret" parses as scheme "key".
+            shown = (
+                repr(scheme) if scheme in _KNOWN_SCHEMES else "none" if not scheme else "another"
             )
+            raise InvalidRequestError(f"URL scheme must be http or https, got {shown}.")
         if parts.username is not None or parts.password is not None:
             # Credentials in a URL end up in logs and reprs; they have their own options.
             raise InvalidRequestError(
@@ -79,6 +90,16 @@ class URL:
         path = quote(parts.path, safe=_PATH_SAFE) or "/"
         target = path + ("?" + quote(parts.query, safe=_QUERY_SAFE) if parts.query else "")
         return cls(scheme, host, port, target)
+
+
+def _malformed(exc: ValueError) -> str:
+    # urlsplit's messages can quote the netloc or the port, where a password may sit.
+    text = str(exc)
+    if "Port" in text or "port" in text:
+        return "the port is not a number from 1 to 65535"
+    if "IPv6" in text:
+        return "the IPv6 host is not in valid brackets"
+    return "the host has characters a URL cannot hold"
 
 
 def _host(parts: SplitResult) -> str:

@@ -1,7 +1,10 @@
 """``AnyioTransport``: HTTP/1.1 over anyio streams, on the core's codec and pool.
 
 The same code runs on asyncio and trio. Releasing and closing connections is shielded
-from cancellation, so a cancelled request never leaks a pool slot.
+from cancellation, so a cancelled request never leaks a pool slot. A transport used
+under a new event loop (a second ``anyio.run``, asyncio then trio) drops the connections
+of the old one without awaiting on it (their sockets are closed at once) and continues
+with a fresh pool.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from sdk_core import (
     WriteError,
     WriteTimeout,
 )
-from sdk_core._http11 import NEED_DATA, ClientCodec
+from sdk_core._fastcodec import new_codec
+from sdk_core._http11 import NEED_DATA
 from sdk_core._pool import Lease, Outcome, PoolState
 from sdk_core._reader import ResponseReader
 from sdk_core._statistics import PoolStatistics
 
+from ._lifecycle import close_socket_now, current_loop, loop_may_still_run
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
 from ._sockcheck import is_readable
 from ._tls import CertTypes, VerifyTypes, make_ssl_context
@@ -38,6 +43,7 @@ from ._tls import CertTypes, VerifyTypes, make_ssl_context
 __all__ = ["AnyioTransport"]
 
 _READ_SIZE = 64 * 1024
+_EARLY_LIMIT = 1024 * 1024  # at most this much of an early answer is read while sending
 _STREAM_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError)
 
 
@@ -46,7 +52,7 @@ class _Connection:
 
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
         self.stream = stream
-        self.codec = ClientCodec()
+        self.codec = new_codec()
 
     def is_stale(self) -> bool:
         """An idle connection that is readable was closed by the server (or sent junk)."""
@@ -55,6 +61,10 @@ class _Connection:
         except anyio.TypedAttributeLookupError:
             return True
         return is_readable(sock)
+
+    def close_now(self) -> None:
+        """Close the socket at once, with no event loop (it may be gone)."""
+        close_socket_now(self.stream.extra(anyio.abc.SocketAttribute.raw_socket, None))
 
 
 def _deadline(seconds: float | None) -> float:
@@ -76,12 +86,33 @@ class AnyioTransport:
         cert: CertTypes = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        self._pool = PoolState(limits or Limits())
+        self._limits = limits or Limits()
+        self._pool = PoolState(self._limits)
         self._connections: dict[int, _Connection] = {}
         self._waiting: dict[int, tuple[anyio.Event, list[Lease]]] = {}
         self._ssl_context = make_ssl_context(verify, cert)
         self._max_response_size = max_response_size
         self._closed = False
+        self._loop: object = None  # the event loop the pool's connections belong to
+        self._epoch = 0  # bumped when the pool is dropped for another loop
+
+    def _check_loop(self) -> None:
+        """Under another event loop than the pool's: drop its connections, without
+        awaiting on the old loop, and start a fresh pool."""
+        loop = current_loop()
+        if loop is self._loop:
+            return
+        if self._loop is not None:
+            connections = list(self._connections.values())
+            close = not loop_may_still_run(self._loop)
+            self._pool = PoolState(self._limits)
+            self._connections = {}
+            self._waiting = {}  # waiters of the old loop cannot be woken on this one
+            self._epoch += 1
+            if close:
+                for conn in connections:
+                    conn.close_now()
+        self._loop = loop
 
     async def _apply(self, out: Outcome) -> None:
         for lease in out.wake:
@@ -156,6 +187,9 @@ class AnyioTransport:
 
     async def handle_async_request(self, request: Request, timeout: Timeout) -> Response:
         """Send ``request`` once and read the whole response."""
+        if current_loop() is not self._loop:
+            self._check_loop()
+        epoch = self._epoch
         conn: _Connection | None = None
         while True:
             lease = await self._acquire(request, timeout)
@@ -172,7 +206,10 @@ class AnyioTransport:
                 self._pool.opened(lease.connection)
             response, reusable = await self._exchange(conn, request, timeout)
         finally:
-            await self._release(lease, reusable)
+            if epoch == self._epoch:
+                await self._release(lease, reusable)
+            elif conn is not None:  # finalised after the pool moved to another loop
+                conn.close_now()
         return response
 
     async def _send(self, stream: anyio.abc.ByteStream, data: bytes, timeout: Timeout) -> None:
@@ -182,16 +219,13 @@ class AnyioTransport:
     async def _exchange(
         self, conn: _Connection, request: Request, timeout: Timeout
     ) -> tuple[Response, bool]:
-        codec, stream = conn.codec, conn.stream
         content = request.content
+        early: list[bytes] = []  # read while sending; b"" marks EOF
         try:
-            if isinstance(content, bytes):
-                await self._send(stream, codec.encode_request(request, body=content), timeout)
+            if isinstance(content, bytes) and len(content) <= _READ_SIZE:
+                await self._send_request(conn, request, timeout)
             else:
-                await self._send(stream, codec.encode_request(request), timeout)
-                async for chunk in content:  # type: ignore[union-attr]
-                    await self._send(stream, codec.encode_chunk(chunk), timeout)
-                await self._send(stream, codec.encode_end(), timeout)
+                await self._send_watching(conn, request, timeout, early)
         except TimeoutError:
             message = "WriteTimeout: sending the request timed out."
             raise WriteTimeout(message, request=request) from None
@@ -200,17 +234,61 @@ class AnyioTransport:
             # A server may answer and close before reading the whole body (413 during a
             # large upload): that answer, when it arrived, is what the caller gets.
             try:
-                response, _ = await self._read_response(conn, request, timeout)
+                response, _ = await self._read_response(conn, request, timeout, early)
             except APIError:
                 raise error from exc
             return response, False
-        return await self._read_response(conn, request, timeout)
+        return await self._read_response(conn, request, timeout, early)
+
+    async def _send_request(self, conn: _Connection, request: Request, timeout: Timeout) -> None:
+        codec, stream = conn.codec, conn.stream
+        content = request.content
+        if isinstance(content, bytes):
+            await self._send(stream, codec.encode_request(request, body=content), timeout)
+        else:
+            await self._send(stream, codec.encode_request(request), timeout)
+            async for chunk in content:  # type: ignore[union-attr]
+                await self._send(stream, codec.encode_chunk(chunk), timeout)
+            await self._send(stream, codec.encode_end(), timeout)
+
+    async def _send_watching(
+        self, conn: _Connection, request: Request, timeout: Timeout, early: list[bytes]
+    ) -> None:
+        """Send a large or streamed request while receiving into ``early``.
+
+        asyncio closes a socket whose write failed and drops the bytes it had not read,
+        so an early answer (413 while the body is still going out, then a close) is read
+        as it arrives. Cancelled with the request: nothing is lost, nothing leaks.
+        """
+
+        async def watch(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+            task_status.started()  # and at once waits to receive, before anything is sent
+            try:
+                while sum(map(len, early)) < _EARLY_LIMIT:
+                    early.append(await conn.stream.receive(_READ_SIZE))
+            except anyio.EndOfStream:
+                early.append(b"")
+            except Exception:  # the read after sending reports it
+                pass
+
+        failure: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            await tg.start(watch)
+            try:
+                await self._send_request(conn, request, timeout)
+            except Exception as exc:  # re-raised below, not inside an exception group
+                failure = exc
+            tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
 
     async def _read_response(
-        self, conn: _Connection, request: Request, timeout: Timeout
+        self, conn: _Connection, request: Request, timeout: Timeout, early: list[bytes]
     ) -> tuple[Response, bool]:
         codec, stream = conn.codec, conn.stream
         reader = ResponseReader(codec, request, max_size=self._max_response_size)
+        for data in early:
+            reader.feed(data)
         while True:
             step = reader.step()
             if step is not NEED_DATA:
@@ -233,8 +311,12 @@ class AnyioTransport:
         return self._pool.statistics()
 
     async def aclose(self) -> None:
-        """Close every connection (shielded); later requests raise ``ConnectError``."""
+        """Close every connection (shielded); later requests raise ``ConnectError``.
+
+        Connections of an event loop that is gone are closed at once, not awaited.
+        """
         self._closed = True
+        self._check_loop()
         with anyio.CancelScope(shield=True):
             for conn_id in self._pool.close_all():
                 conn = self._connections.pop(conn_id, None)

@@ -6,8 +6,9 @@ It waits through anyio, so the same code runs on asyncio and on trio.
 from __future__ import annotations
 
 import logging
+import os
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 
 import anyio
@@ -31,6 +32,7 @@ from sdk_core import (
     Timeout,
 )
 
+from ._anyio_transport import AnyioTransport
 from ._client_base import (
     BaseClient,
     ClientConfig,
@@ -40,7 +42,6 @@ from ._client_base import (
     log_decision,
     logger,
 )
-from ._httpcore import AsyncHttpcoreTransport
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, AsyncTransport
 from ._tls import CertTypes, VerifyTypes
 
@@ -56,6 +57,16 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
     hard bound: an attempt still running at the deadline is cancelled and the call
     raises ``DeadlineExceeded``. When the calling task is cancelled, the attempt's
     connection is released and the cancellation propagates; no retry follows.
+
+    Redirects (301, 302, 303, 307, 308) are followed up to ``max_redirects`` times
+    (``follow_redirects=False`` or 0 returns the 3xx); one that cannot be followed
+    raises ``RedirectError``, a chain that is too long ``TooManyRedirects``.
+
+    Secrets stay out of reprs, error messages and log lines: header values show only
+    for allowlisted names, query values only for allowlisted parameters.
+    ``loggable_headers`` and ``loggable_query_params`` extend those allowlists;
+    ``sensitive_headers`` are never shown (the auth header always is one). An unclosed
+    client that made its own transport warns with ``ResourceWarning`` when collected.
 
     ``rng``, ``clock`` and ``sleep`` replace the random source, the clock (default:
     ``anyio.current_time``) and the sleep function, for tests that must not wait.
@@ -79,6 +90,11 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         auth_scheme: str | None = "Bearer",
         request_id_header: str = "x-request-id",
         idempotency_header: str | None = "Idempotency-Key",
+        follow_redirects: bool = True,
+        max_redirects: int = 5,
+        loggable_headers: Iterable[str] = (),
+        loggable_query_params: Iterable[str] = (),
+        sensitive_headers: Iterable[str] = (),
         rng: RandomSource | None = None,
         clock: Callable[[], float] | None = None,
         sleep: AsyncSleep | None = None,
@@ -94,9 +110,15 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             auth_scheme=auth_scheme,
             request_id_header=request_id_header,
             idempotency_header=idempotency_header,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            loggable_headers=loggable_headers,
+            loggable_query_params=loggable_query_params,
+            sensitive_headers=sensitive_headers,
         )
+        owns_transport = transport is None
         if transport is None:
-            transport = AsyncHttpcoreTransport(
+            transport = AnyioTransport(
                 limits=limits, verify=verify, cert=cert, max_response_size=max_response_size
             )
         elif not callable(getattr(transport, "handle_async_request", None)):
@@ -105,6 +127,9 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             transport,
             budget=RetryBudget(),
             rng=rng if rng is not None else random.Random(),
+            owns_rng=rng is None,
+            owns_transport=owns_transport,
+            label=f"{type(self).__name__}({self._config.describe()})",
             clock=clock or anyio.current_time,
             sleep=sleep or anyio.sleep,
         )
@@ -118,6 +143,8 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         shared = self._shared
         if shared.closed:
             raise ConnectError("ConnectError: the client is closed.", request=request)
+        if shared.pid != os.getpid():  # in a forked child (the transport resets its pool)
+            shared.after_fork()
         clock, transport = shared.clock, shared.transport
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
         deadline = call.deadline

@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 
 from typing_extensions import Self, Unpack
@@ -37,8 +37,9 @@ from ._client_base import (
     log_decision,
     logger,
 )
-from ._httpcore import HttpcoreTransport
+from ._lifecycle import current_pid
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, Transport
+from ._sockets import SocketTransport
 from ._tls import CertTypes, VerifyTypes
 
 __all__ = ["Client"]
@@ -52,6 +53,16 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
     before sending for a bad request, an ``APIStatusError`` subclass for an error
     status, or an ``APIConnectionError`` subclass when no usable response arrived;
     each ``APIError`` carries ``attempts``.
+
+    Redirects (301, 302, 303, 307, 308) are followed up to ``max_redirects`` times
+    (``follow_redirects=False`` or 0 returns the 3xx); one that cannot be followed
+    raises ``RedirectError``, a chain that is too long ``TooManyRedirects``.
+
+    Secrets stay out of reprs, error messages and log lines: header values show only
+    for allowlisted names, query values only for allowlisted parameters.
+    ``loggable_headers`` and ``loggable_query_params`` extend those allowlists;
+    ``sensitive_headers`` are never shown (the auth header always is one). An unclosed
+    client that made its own transport warns with ``ResourceWarning`` when collected.
 
     ``rng``, ``clock`` and ``sleep`` replace the random source, the monotonic clock
     and the sleep function, for tests that must not wait.
@@ -75,6 +86,11 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         auth_scheme: str | None = "Bearer",
         request_id_header: str = "x-request-id",
         idempotency_header: str | None = "Idempotency-Key",
+        follow_redirects: bool = True,
+        max_redirects: int = 5,
+        loggable_headers: Iterable[str] = (),
+        loggable_query_params: Iterable[str] = (),
+        sensitive_headers: Iterable[str] = (),
         rng: RandomSource | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], object] | None = None,
@@ -90,9 +106,15 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
             auth_scheme=auth_scheme,
             request_id_header=request_id_header,
             idempotency_header=idempotency_header,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            loggable_headers=loggable_headers,
+            loggable_query_params=loggable_query_params,
+            sensitive_headers=sensitive_headers,
         )
+        owns_transport = transport is None
         if transport is None:
-            transport = HttpcoreTransport(
+            transport = SocketTransport(
                 limits=limits, verify=verify, cert=cert, max_response_size=max_response_size
             )
         elif not callable(getattr(transport, "handle_request", None)):
@@ -101,6 +123,9 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
             transport,
             budget=RetryBudget(lock=threading.Lock()),
             rng=rng if rng is not None else random.Random(),
+            owns_rng=rng is None,
+            owns_transport=owns_transport,
+            label=f"{type(self).__name__}({self._config.describe()})",
             clock=clock or time.monotonic,
             sleep=sleep or time.sleep,
         )
@@ -111,6 +136,8 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         shared = self._shared
         if shared.closed:
             raise ConnectError("ConnectError: the client is closed.", request=request)
+        if shared.pid != current_pid():  # in a forked child (the transport resets its pool)
+            shared.after_fork()
         clock, transport = shared.clock, shared.transport
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
         debug = logger.isEnabledFor(logging.DEBUG)

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import logging
 import platform
+import random
+import threading
 import time
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypedDict, TypeVar
 
@@ -30,9 +33,13 @@ from sdk_core import (
 )
 from sdk_core._build import build_request
 from sdk_core._decoding import supported_encodings
+from sdk_core._redact import DEFAULT_REDACTION, Redaction
+from sdk_core._redirect import RedirectDecision
 from sdk_core._retry import RetryDecision
 from sdk_core._statistics import PoolStatistics
 from sdk_core._url import ParamTypes
+
+from ._lifecycle import current_pid
 
 __all__ = ["BaseClient", "ClientConfig", "RequestKwargs", "Shared", "logger"]
 
@@ -85,17 +92,33 @@ class ClientConfig:
         auth_scheme: str | None,
         request_id_header: str,
         idempotency_header: str | None,
+        follow_redirects: bool = True,
+        max_redirects: int = 5,
+        loggable_headers: Iterable[str] = (),
+        loggable_query_params: Iterable[str] = (),
+        sensitive_headers: Iterable[str] = (),
     ) -> ClientConfig:
         """Validate and combine a client's settings. Raises ``InvalidRequestError``."""
         if not isinstance(base_url, str) or not base_url:
             raise InvalidRequestError("base_url must be a non-empty str.")
-        headers = Headers(
-            {
-                "Accept": "application/json",
-                "Accept-Encoding": ", ".join(supported_encodings()),
-                "User-Agent": USER_AGENT,
-            }
-        ).merged(default_headers)
+        redaction = _redaction(
+            loggable_headers=loggable_headers,
+            loggable_query_params=loggable_query_params,
+            sensitive_headers=sensitive_headers,
+            auth_header=auth_header,
+            shown_headers=(request_id_header, idempotency_header),
+        )
+        headers = (
+            Headers(
+                {
+                    "Accept": "application/json",
+                    "Accept-Encoding": ", ".join(supported_encodings()),
+                    "User-Agent": USER_AGENT,
+                }
+            )
+            .with_redaction(redaction)
+            .merged(default_headers)
+        )
         config = cls(
             base_url=URL.parse(base_url),
             headers=headers,
@@ -105,6 +128,9 @@ class ClientConfig:
                 max_retries=None if max_retries is NOT_GIVEN else _check_retries(max_retries),
                 idempotency_header=idempotency_header,
                 request_id_header=request_id_header,
+                follow_redirects=bool(follow_redirects),
+                max_redirects=_check_redirects(max_redirects),
+                auth_header=auth_header,
             ),
             auth_header=auth_header,
             auth_scheme=auth_scheme,
@@ -192,7 +218,35 @@ class ClientConfig:
 
     def describe(self) -> str:
         """A repr body that shows no secret."""
-        return f"base_url={str(self.base_url)!r}, api_key={'set' if self.has_api_key else None}"
+        base_url = self.headers.redaction.url(self.base_url)
+        return f"base_url={base_url!r}, api_key={'set' if self.has_api_key else None}"
+
+
+def _redaction(
+    *,
+    loggable_headers: Iterable[str],
+    loggable_query_params: Iterable[str],
+    sensitive_headers: Iterable[str],
+    auth_header: str | None,
+    shown_headers: Iterable[str | None],
+) -> Redaction | None:
+    """The client's redaction policy, or None when it is the default one.
+
+    The auth header is always sensitive; the request-id and idempotency headers the
+    client is told to use are shown (unless marked sensitive).
+    """
+    try:
+        policy = DEFAULT_REDACTION.extended(
+            loggable_headers=loggable_headers,
+            loggable_query_params=loggable_query_params,
+            sensitive_headers=sensitive_headers,
+        ).extended(
+            loggable_headers=[name for name in shown_headers if name],
+            sensitive_headers=[auth_header] if auth_header else [],
+        )
+    except TypeError as exc:
+        raise InvalidRequestError(str(exc)) from None
+    return None if policy == DEFAULT_REDACTION else policy
 
 
 def _check_retries(value: int) -> int:
@@ -201,18 +255,36 @@ def _check_retries(value: int) -> int:
     return value
 
 
+def _check_redirects(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidRequestError("max_redirects must be an int >= 0.")
+    return value
+
+
 def log_attempt(request: Request, attempt: int) -> None:
-    """DEBUG: an attempt is about to be sent (no query string, no headers)."""
-    url = request.url
-    path = url.target.partition("?")[0]
-    logger.debug(
-        "HTTP %s %s://%s%s attempt %d", request.method, url.scheme, url.host_header, path, attempt
-    )
+    """DEBUG: an attempt is about to be sent. The URL's query shows only the values of
+    allowlisted parameters (the request's ``headers.redaction``); no header is logged."""
+    url = request.headers.redaction.url(request.url)
+    logger.debug("HTTP %s %s attempt %d", request.method, url, attempt)
 
 
-def log_decision(decision: RetryDecision, outcome: str) -> None:
+def log_decision(decision: RetryDecision | RedirectDecision, outcome: str) -> None:
     """DEBUG: what came back and what the call decided."""
-    if decision.retry:
+    if isinstance(decision, RedirectDecision):
+        if decision.request is None:
+            logger.debug("%s: not following because %s", outcome, decision.reason.value)
+        else:
+            url = decision.request.url
+            logger.debug(
+                "%s: %s %s://%s%s because %s",
+                outcome,
+                decision.request.method,
+                url.scheme,
+                url.host_header,
+                url.target.partition("?")[0],
+                decision.reason.value,
+            )
+    elif decision.retry:
         logger.debug(
             "%s: retrying in %.3f s because %s", outcome, decision.delay, decision.reason.value
         )
@@ -225,9 +297,26 @@ SleepT = TypeVar("SleepT")
 
 
 class Shared(Generic[TransportT, SleepT]):
-    """What a client and its ``with_options`` copies share: the pool and the budget."""
+    """What a client and its ``with_options`` copies share: the pool and the budget.
 
-    __slots__ = ("budget", "clock", "closed", "rng", "sleep", "transport", "wall_clock")
+    When the last of them is garbage-collected while the pool they made was never
+    closed, ``__del__`` warns with ``ResourceWarning``; it does nothing else (no close,
+    no event loop, never raises).
+    """
+
+    __slots__ = (
+        "budget",
+        "clock",
+        "closed",
+        "label",
+        "owns_rng",
+        "owns_transport",
+        "pid",
+        "rng",
+        "sleep",
+        "transport",
+        "wall_clock",
+    )
 
     def __init__(
         self,
@@ -237,6 +326,9 @@ class Shared(Generic[TransportT, SleepT]):
         rng: RandomSource,
         clock: Callable[[], float],
         sleep: SleepT,
+        owns_transport: bool = False,
+        owns_rng: bool = False,
+        label: str = "client",
     ) -> None:
         self.transport = transport
         self.budget = budget
@@ -245,6 +337,39 @@ class Shared(Generic[TransportT, SleepT]):
         self.wall_clock = time.time
         self.sleep = sleep
         self.closed = False
+        self.owns_transport = owns_transport
+        self.owns_rng = owns_rng
+        self.label = label
+        self.pid = current_pid()
+
+    def after_fork(self) -> None:
+        """In a forked child (sync clients): a random source of its own, so parent and
+        child never draw the same idempotency keys, and a budget whose lock no thread
+        of the parent can hold. The transport resets its own pool."""
+        self.pid = current_pid()
+        if self.owns_rng:
+            self.rng = random.Random()
+        budget = self.budget
+        self.budget = RetryBudget(
+            budget.capacity,
+            retry_cost=budget.retry_cost,
+            timeout_cost=budget.timeout_cost,
+            success_refund=budget.success_refund,
+            lock=threading.Lock(),
+        )
+
+    def __del__(self) -> None:
+        try:
+            if self.owns_transport and not self.closed:
+                warnings.warn(
+                    f"{self.label} was never closed; call close()/aclose() or use it as a "
+                    "context manager to release its connections.",
+                    ResourceWarning,
+                    stacklevel=1,
+                    source=self,
+                )
+        except Exception:  # never raise from __del__ (a warning filter may say "error")
+            pass
 
 
 class BaseClient(Generic[TransportT, SleepT]):

@@ -1,5 +1,10 @@
 """``HttpcoreTransport`` and ``AsyncHttpcoreTransport``: httpcore's pools behind the
-transport protocols, with every httpcore exception translated where it enters."""
+transport protocols, with every httpcore exception translated where it enters.
+
+A pool is only used in the process and on the event loop that made it: after
+``os.fork()`` (sync) or under another event loop (async) the transport closes the old
+pool's sockets at once, sending nothing and awaiting nothing, and makes a new pool.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,13 @@ from ._httpcore_common import (
     pool_statistics,
     response_headers,
     to_httpcore_request,
+)
+from ._lifecycle import (
+    current_loop,
+    current_pid,
+    drop_httpcore_connections,
+    fork_lock,
+    loop_may_still_run,
 )
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
 from ._tls import CertTypes, VerifyTypes, make_ssl_context
@@ -47,13 +59,29 @@ class HttpcoreTransport:
         cert: CertTypes = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        options = _pool_options(limits or Limits(), verify, cert)
-        self._pool = httpcore.ConnectionPool(**options)  # type: ignore[arg-type]
+        self._options = _pool_options(limits or Limits(), verify, cert)
+        self._pool = httpcore.ConnectionPool(**self._options)  # type: ignore[arg-type]
         self._max_response_size = max_response_size
         self._closed = False
+        self._pid = current_pid()
+
+    def _check_pid(self) -> None:
+        """In a forked child: drop the inherited pool (nothing sent) and make a new one."""
+        pid = current_pid()
+        if pid == self._pid:
+            return
+        with fork_lock():
+            if pid == self._pid:
+                return  # another thread of the child did it
+            inherited = self._pool  # its lock may have been held at fork time: unused
+            self._pool = httpcore.ConnectionPool(**self._options)  # type: ignore[arg-type]
+            self._pid = pid
+        drop_httpcore_connections(inherited.connections)
 
     def handle_request(self, request: Request, timeout: Timeout) -> Response:
         """Send ``request`` once and read the whole response."""
+        if self._pid != current_pid():
+            self._check_pid()
         if self._closed:
             raise closed_error(request)
         with map_httpcore_exceptions(request):
@@ -73,10 +101,12 @@ class HttpcoreTransport:
 
     def statistics(self) -> PoolStatistics:
         """Connections in use, idle, and requests waiting for one."""
+        self._check_pid()
         return pool_statistics(self._pool)
 
     def close(self) -> None:
         """Close every pooled connection."""
+        self._check_pid()
         self._closed = True
         self._pool.close()
 
@@ -96,13 +126,29 @@ class AsyncHttpcoreTransport:
         cert: CertTypes = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        options = _pool_options(limits or Limits(), verify, cert)
-        self._pool = httpcore.AsyncConnectionPool(**options)  # type: ignore[arg-type]
+        self._options = _pool_options(limits or Limits(), verify, cert)
+        self._pool = httpcore.AsyncConnectionPool(**self._options)  # type: ignore[arg-type]
         self._max_response_size = max_response_size
         self._closed = False
+        self._loop: object = None  # the event loop the pool's connections belong to
+
+    def _check_loop(self) -> None:
+        """Under another event loop than the pool's: close the old pool's sockets at
+        once (awaiting nothing on the old loop) and make a new pool."""
+        loop = current_loop()
+        if loop is self._loop:
+            return
+        if self._loop is not None:
+            old = self._pool
+            self._pool = httpcore.AsyncConnectionPool(**self._options)  # type: ignore[arg-type]
+            if not loop_may_still_run(self._loop):
+                drop_httpcore_connections(old.connections)
+        self._loop = loop
 
     async def handle_async_request(self, request: Request, timeout: Timeout) -> Response:
         """Send ``request`` once and read the whole response."""
+        if current_loop() is not self._loop:
+            self._check_loop()
         if self._closed:
             raise closed_error(request)
         with map_httpcore_exceptions(request):
@@ -128,7 +174,9 @@ class AsyncHttpcoreTransport:
         return pool_statistics(self._pool)
 
     async def aclose(self) -> None:
-        """Close every pooled connection (shielded from cancellation)."""
+        """Close every pooled connection (shielded from cancellation); those of an event
+        loop that is gone are closed at once, not awaited."""
         self._closed = True
+        self._check_loop()
         with anyio.CancelScope(shield=True):
             await self._pool.aclose()

@@ -1,7 +1,9 @@
 """``SocketTransport``: HTTP/1.1 over blocking sockets, on the core's codec and pool.
 
 Safe to share between threads: the pool's bookkeeping (``sdk_core`` ``PoolState``) runs
-under one lock, and each request then owns its connection alone.
+under one lock, and each request then owns its connection alone. After ``os.fork()`` the
+child never uses the parent's connections: its first request closes its copies of them
+(nothing is sent) and starts a fresh pool.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from sdk_core import (
     WriteError,
     WriteTimeout,
 )
-from sdk_core._http11 import NEED_DATA, ClientCodec
+from sdk_core._fastcodec import new_codec
+from sdk_core._http11 import NEED_DATA
 from sdk_core._pool import Lease, Outcome, PoolState
 from sdk_core._reader import ResponseReader
 from sdk_core._statistics import PoolStatistics
 
+from ._lifecycle import current_pid, fork_lock
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
 from ._sockcheck import is_readable
 from ._tls import CertTypes, VerifyTypes, make_ssl_context
@@ -45,7 +49,7 @@ class _Connection:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.codec = ClientCodec()
+        self.codec = new_codec()
 
     def is_stale(self) -> bool:
         """An idle connection that is readable was closed by the server (or sent junk)."""
@@ -72,8 +76,10 @@ class SocketTransport:
         cert: CertTypes = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        self._pool = PoolState(limits or Limits())
+        self._limits = limits or Limits()
+        self._pool = PoolState(self._limits)
         self._lock = threading.Lock()
+        self._pid = current_pid()
         self._connections: dict[int, _Connection] = {}
         self._waiting: dict[int, tuple[threading.Event, list[Lease]]] = {}
         self._ssl_context = make_ssl_context(verify, cert)
@@ -81,6 +87,24 @@ class SocketTransport:
         self._closed = False
 
     # -- pool plumbing -------------------------------------------------------------
+
+    def _check_pid(self) -> None:
+        """In a forked child: drop the inherited connections and start a fresh pool."""
+        pid = current_pid()
+        if pid == self._pid:
+            return
+        with fork_lock():
+            if pid == self._pid:
+                return  # another thread of the child did it
+            # The parent's lock may have been held at fork time: never take it here.
+            inherited = list(self._connections.values())
+            self._lock = threading.Lock()
+            self._pool = PoolState(self._limits)
+            self._connections = {}
+            self._waiting = {}
+            self._pid = pid
+        for conn in inherited:
+            conn.close()  # the child's copy of the descriptor only: the parent's stays open
 
     def _apply(self, out: Outcome) -> None:
         """Carry out a bookkeeping outcome; called with the lock held."""
@@ -162,6 +186,8 @@ class SocketTransport:
 
     def handle_request(self, request: Request, timeout: Timeout) -> Response:
         """Send ``request`` once and read the whole response."""
+        if self._pid != current_pid():
+            self._check_pid()
         conn: _Connection | None = None
         while True:
             lease = self._acquire(request, timeout)
@@ -232,11 +258,13 @@ class SocketTransport:
 
     def statistics(self) -> PoolStatistics:
         """Connections in use, idle, and requests waiting for one."""
+        self._check_pid()
         with self._lock:
             return self._pool.statistics()
 
     def close(self) -> None:
         """Close every connection; later requests raise ``ConnectError``."""
+        self._check_pid()
         with self._lock:
             self._closed = True
             for conn_id in self._pool.close_all():

@@ -453,12 +453,24 @@ def test_two_cycles_on_one_connection() -> None:
         codec.start_next_cycle()
 
 
-def test_pipelined_bytes_wait_for_the_next_cycle() -> None:
+def test_bytes_after_a_response_make_it_not_reusable() -> None:
+    """Nothing is pipelined, so a second response already received answers no request:
+    RFC 9112 6.3, a client MUST NOT process such extra data as a separate response."""
     first = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
     second = b"HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\nb"
     codec = get_codec()
     codec.feed(first + second)
-    assert normal(pull(codec))[1:] == [BodyChunk(b"a"), ResponseEnd(reusable=True)]
+    assert normal(pull(codec))[1:] == [BodyChunk(b"a"), ResponseEnd(reusable=False)]
+    assert codec.next_event() is NEED_DATA  # h11 pauses: nothing more for this cycle
+
+
+def test_pipelined_bytes_wait_for_the_next_cycle() -> None:
+    """A driver that starts the next cycle anyway (none here does) gets h11's reading."""
+    first = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
+    second = b"HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\nb"
+    codec = get_codec()
+    codec.feed(first + second)
+    assert normal(pull(codec))[1:] == [BodyChunk(b"a"), ResponseEnd(reusable=False)]
     assert codec.next_event() is NEED_DATA  # h11 pauses: nothing more for this cycle
     codec.start_next_cycle()
     codec.encode_request(Request("GET", URL), body=b"")

@@ -685,11 +685,11 @@ def test_api_key_is_sent_as_bearer_and_never_shown_sync(caplog: pytest.LogCaptur
     assert "api_key=set" in repr(client)
     messages = check_logs_without_secret(caplog)
     assert messages == [
-        "HTTP GET https://api.example.test/v1/items attempt 1",
+        "HTTP GET https://api.example.test/v1/items?q=[redacted] attempt 1",
         f"503: retrying in {clock.sleeps[0]:.3f} s because the status is retryable",
-        "HTTP GET https://api.example.test/v1/items attempt 2",
+        "HTTP GET https://api.example.test/v1/items?q=[redacted] attempt 2",
         f"ReadTimeout: retrying in {clock.sleeps[1]:.3f} s because the connection failed",
-        "HTTP GET https://api.example.test/v1/items attempt 3",
+        "HTTP GET https://api.example.test/v1/items?q=[redacted] attempt 3",
         "200: not retrying because the response succeeded",
         "HTTP GET https://api.example.test/v1/me attempt 1",
         "401: not retrying because the status is not retryable",
