@@ -1,0 +1,129 @@
+"""The names and defaults DESIGN.md pins as the public surface."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import sdk_core
+import sdk_transports
+from sdk_core import NOT_GIVEN, Limits, RetryPolicy, Timeout
+
+CORE_NAMES = [
+    "Request",
+    "Response",
+    "Headers",
+    "Timeout",
+    "Limits",
+    "RetryPolicy",
+    "RetryBudget",
+    "Call",
+    "SendRequest",
+    "Sleep",
+    "Completed",
+    "Failed",
+    "SDKError",
+    "InvalidRequestError",
+    "APIError",
+    "APIConnectionError",
+    "ConnectError",
+    "ReadError",
+    "WriteError",
+    "RemoteProtocolError",
+    "APITimeoutError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "WriteTimeout",
+    "PoolTimeout",
+    "DeadlineExceeded",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+]
+TRANSPORT_NAMES = [
+    "Client",
+    "AsyncClient",
+    "HttpcoreTransport",
+    "AsyncHttpcoreTransport",
+    "SocketTransport",
+    "AnyioTransport",
+    "MockTransport",
+]
+
+
+@pytest.mark.parametrize("name", CORE_NAMES)
+def test_core_names(name: str) -> None:
+    assert name in sdk_core.__all__
+    assert getattr(sdk_core, name).__module__.startswith("sdk_core")
+
+
+@pytest.mark.parametrize("name", TRANSPORT_NAMES)
+def test_transport_names(name: str) -> None:
+    assert name in sdk_transports.__all__
+    assert getattr(sdk_transports, name).__module__.startswith("sdk_transports")
+
+
+def test_the_error_tree() -> None:
+    s = sdk_core
+    assert issubclass(s.InvalidRequestError, s.SDKError)
+    assert issubclass(s.InvalidRequestError, ValueError)
+    for name in ("ConnectError", "ReadError", "WriteError", "RemoteProtocolError"):
+        assert issubclass(getattr(s, name), s.APIConnectionError)
+    for name in (
+        "ConnectTimeout",
+        "ReadTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "DeadlineExceeded",
+    ):
+        assert issubclass(getattr(s, name), s.APITimeoutError)
+    assert issubclass(s.APITimeoutError, s.APIConnectionError)
+    assert issubclass(s.APIConnectionError, s.APIError)
+    assert issubclass(s.APIStatusError, s.APIError)
+    assert issubclass(s.APIError, s.SDKError)
+
+
+def test_defaults() -> None:
+    assert Timeout() == Timeout(connect=5.0, read=60.0, write=60.0, pool=10.0, total=None)
+    assert Timeout(10.0) == Timeout(connect=10.0, read=10.0, write=10.0, pool=10.0)
+    assert Limits() == Limits(
+        max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0
+    )
+    policy = RetryPolicy()
+    assert (policy.max_retries, policy.initial_delay, policy.max_delay, policy.multiplier) == (
+        2,
+        0.5,
+        8.0,
+        2.0,
+    )
+    assert policy.jitter == "proportional"
+    assert policy.retry_statuses == frozenset({408, 409, 429, 500, 502, 503, 504})
+    assert policy.max_retry_after == 60.0
+
+
+@pytest.mark.parametrize("cls", [sdk_transports.Client, sdk_transports.AsyncClient])
+def test_client_signature(cls: type) -> None:
+    params = inspect.signature(cls).parameters
+    pinned = [
+        "base_url",
+        "api_key",
+        "timeout",
+        "max_retries",
+        "retry",
+        "limits",
+        "default_headers",
+        "transport",
+    ]
+    assert list(params)[: len(pinned)] == pinned
+    assert params["max_retries"].default is NOT_GIVEN
+    request = inspect.signature(cls.request).parameters
+    assert list(request)[:3] == ["self", "method", "path"]
+    for method in ("get", "post", "put", "patch", "delete", "with_options", "statistics"):
+        assert callable(getattr(cls, method))
