@@ -1,21 +1,89 @@
 """Content-Encoding decoding with a bound on what it may produce.
 
-gzip and deflate (zlib-wrapped or raw); other encodings pass through as sent. At most
-``MAX_ENCODINGS`` chained encodings. Output past ``max_size`` raises
-``ResponseTooLargeError``, so a decompression bomb never inflates in memory.
+gzip and deflate (zlib-wrapped or raw) always; br when ``brotli`` or ``brotlicffi`` is
+installed and zstd when ``zstandard`` is (the ``compression`` extra); other encodings pass
+through as sent. At most ``MAX_ENCODINGS`` chained encodings. Output past ``max_size``
+raises ``ResponseTooLargeError``, so a decompression bomb never inflates in memory: every
+decoder produces its output in steps of bounded size, and the bound is checked after each.
+The optional packages are pure codecs (no I/O), imported here once.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Final
+from typing import Any, Final, Protocol
 
 from ._errors import RemoteProtocolError, ResponseTooLargeError
+
+try:
+    import brotli as _brotli_c  # type: ignore[import-untyped, unused-ignore]
+except ImportError:  # pragma: no cover - only without the brotli package
+    _brotli_c = None
+try:
+    import brotlicffi as _brotlicffi  # type: ignore[import-untyped, unused-ignore]
+except ImportError:  # pragma: no cover - only without the brotlicffi package
+    _brotlicffi = None
+try:
+    import zstandard as _zstandard_module
+
+    _zstandard: Any = _zstandard_module
+except ImportError:  # pragma: no cover - only without the zstandard package
+    _zstandard = None
 
 __all__ = ["MAX_ENCODINGS", "BodyDecoder", "supported_encodings"]
 
 #: Chained encodings accepted in one response (urllib3's limit).
 MAX_ENCODINGS: Final = 5
+
+#: Output limit asked of one brotli ``process`` call. brotli's C module grows its buffer
+#: in blocks and stops once it holds at least the limit, so one call returns at most about
+#: 32 KiB for this limit (brotlicffi returns at most the limit itself).
+_BROTLI_STEP: Final = 16 * 1024
+#: zstd's largest block (RFC 8878 3.1.1.2.4: Block_Maximum_Size <= 128 KiB).
+_ZSTD_BLOCK: Final = 128 * 1024
+#: Largest zstd window accepted: RFC 9659 limits the zstd content coding to 8 MiB.
+_ZSTD_MAX_WINDOW: Final = 8 * 1024 * 1024
+#: Largest slice of input handed to zstd in one step (also bounded by the room left).
+_ZSTD_MAX_SLICE: Final = 64 * 1024
+
+
+def _bounded_brotli(*modules: Any) -> Any:
+    """The first of ``modules`` whose ``Decompressor.process`` takes ``output_buffer_limit``.
+
+    Older brotli and brotlicffi releases cannot bound one call's output: br is then not
+    decoded at all (nor advertised) rather than decoded without a bound.
+    """
+    for module in modules:
+        if module is None:
+            continue
+        try:
+            module.Decompressor().process(b"", output_buffer_limit=1)
+        except TypeError:
+            continue
+        return module
+    return None
+
+
+_brotli: Any = _bounded_brotli(_brotli_c, _brotlicffi)
+
+#: Errors the decoders raise for a corrupt stream.
+_DECODE_ERRORS: tuple[type[Exception], ...] = (
+    zlib.error,
+    *((_brotli.error,) if _brotli is not None else ()),
+    *((_zstandard.ZstdError,) if _zstandard is not None else ()),
+)
+
+
+class _Decoder(Protocol):
+    def decompress(self, data: bytes, max_length: int) -> bytes: ...
+
+    @property
+    def tail(self) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+    @property
+    def truncated(self) -> bool: ...
 
 
 class _Zlib:
@@ -64,9 +132,96 @@ class _Zlib:
         return self._fed and not self._obj.eof
 
 
+class _Brotli:
+    """br (RFC 7932), through ``brotli`` or ``brotlicffi``.
+
+    Bound: each ``process`` call is asked for at most ``_BROTLI_STEP`` bytes (so returns
+    at most about 32 KiB), and ``decompress`` stops calling once ``max_length`` is reached.
+    """
+
+    def __init__(self) -> None:
+        self._obj = _brotli.Decompressor()
+        self._fed = False
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        self._fed = self._fed or bool(data)
+        out = bytearray()
+        chunk: bytes = self._obj.process(data, output_buffer_limit=_BROTLI_STEP)
+        out += chunk
+        # Past a full step the decoder holds more output (or unread input): ask again with
+        # no input until a call yields nothing while the decoder accepts more data.
+        while len(out) < max_length and (chunk or not self._obj.can_accept_more_data()):
+            chunk = self._obj.process(b"", output_buffer_limit=_BROTLI_STEP)
+            out += chunk
+        return bytes(out)
+
+    @property
+    def tail(self) -> bytes:
+        return b""  # brotli keeps unread input inside its decoder
+
+    def flush(self) -> bytes:
+        return b""
+
+    @property
+    def truncated(self) -> bool:
+        return self._fed and not self._obj.is_finished()
+
+
+class _Zstd:
+    """zstd (RFC 8878), through ``zstandard``; one frame or several, one after the other.
+
+    Bound: ``ZstdDecompressionObj.decompress`` has no output limit, so input goes in slices.
+    zstd emits output a whole block (at most 128 KiB) at a time, and every block takes at
+    least 3 bytes of input, so a slice of ``n`` bytes yields at most ``(n // 3 + 1)`` blocks.
+    Slices are sized from the room left: one step yields at most ``max(room, 128 KiB)``.
+    """
+
+    def __init__(self) -> None:
+        self._dctx = _zstandard.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW)
+        self._obj = self._dctx.decompressobj()
+        self._fed = False
+        self._tail = b""
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        self._fed = self._fed or bool(data)
+        view = memoryview(data)
+        out = bytearray()
+        start = 0
+        while start < len(view) and len(out) < max_length:
+            blocks = (max_length - len(out)) // _ZSTD_BLOCK - 1
+            end = start + min(max(3 * blocks, 1), _ZSTD_MAX_SLICE)
+            piece = bytes(view[start:end])
+            start = end
+            while piece:
+                if self._obj.eof:
+                    # RFC 8878 3: a zstd stream may hold several frames, one after the other.
+                    self._obj = self._dctx.decompressobj()
+                out += self._obj.decompress(piece)
+                piece = self._obj.unused_data if self._obj.eof else b""
+        self._tail = bytes(view[start:])
+        return bytes(out)
+
+    @property
+    def tail(self) -> bytes:
+        """Input not yet decoded, left once ``max_length`` was reached."""
+        return self._tail
+
+    def flush(self) -> bytes:
+        return b""
+
+    @property
+    def truncated(self) -> bool:
+        return self._fed and not self._obj.eof
+
+
 def supported_encodings() -> tuple[str, ...]:
     """The encodings ``BodyDecoder`` undoes, best first, for Accept-Encoding."""
-    return ("gzip", "deflate")
+    return (
+        *(("zstd",) if _zstandard is not None else ()),
+        *(("br",) if _brotli is not None else ()),
+        "gzip",
+        "deflate",
+    )
 
 
 class BodyDecoder:
@@ -89,12 +244,16 @@ class BodyDecoder:
                 f"(at most {MAX_ENCODINGS} are accepted).",
                 request_sent=True,
             )
-        decoders: list[_Zlib] = []
+        decoders: list[_Decoder] = []
         for name in reversed(names):
             if name in ("gzip", "x-gzip"):
                 decoders.append(_Zlib(gzip=True))
             elif name == "deflate":
                 decoders.append(_Zlib(gzip=False))
+            elif name == "br" and _brotli is not None:
+                decoders.append(_Brotli())
+            elif name == "zstd" and _zstandard is not None:
+                decoders.append(_Zstd())
             else:
                 decoders = []  # an encoding we cannot undo: hand the body over as sent
                 break
@@ -121,7 +280,7 @@ class BodyDecoder:
             data = self._run(decoder, data)
         return self._count(data)
 
-    def _run(self, decoder: _Zlib, data: bytes, *, final: bool = False) -> bytes:
+    def _run(self, decoder: _Decoder, data: bytes, *, final: bool = False) -> bytes:
         out = bytearray()
         room = self._max_size - self._produced + 1
         try:
@@ -140,7 +299,7 @@ class BodyDecoder:
                         "The response body ended inside its compressed stream.",
                         request_sent=True,
                     )
-        except zlib.error as exc:
+        except _DECODE_ERRORS as exc:
             raise RemoteProtocolError(
                 f"The response body could not be decoded: {exc}.", request_sent=True
             ) from None

@@ -44,12 +44,28 @@ _EXCEPTIONS: tuple[tuple[type[Exception], type[APIConnectionError]], ...] = (
 )
 
 
+def _detail(exc: BaseException) -> str:
+    """The first message along ``exc``'s causes, else its class name.
+
+    On trio, httpcore wraps a failed TLS handshake as ``ConnectError(BrokenResourceError())``:
+    both are empty, and the ``ssl.SSLError`` that says why is the BrokenResourceError's cause.
+    """
+    cause: BaseException | None = exc
+    for _ in range(8):  # a chain is short; the bound guards against a cycle
+        if cause is None:
+            break
+        if str(cause):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
+
+
 def _raise_mapped(exc: Exception, request: Request) -> NoReturn:
     if isinstance(exc, httpcore.LocalProtocolError | httpcore.UnsupportedProtocol):
         raise InvalidRequestError(f"The request cannot be sent: {exc}") from exc
     for source, target in _EXCEPTIONS:
         if isinstance(exc, source):
-            detail = str(exc) or type(exc).__name__
+            detail = _detail(exc)
             raise target(f"{target.__name__}: {detail}", request=request) from exc
     raise exc
 

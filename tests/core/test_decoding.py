@@ -52,7 +52,8 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 
 
 def test_supported_encodings() -> None:
-    assert supported_encodings() == ("gzip", "deflate")
+    # br and zstd come first when their packages are installed: test_decoding_br_zstd.py
+    assert supported_encodings()[-2:] == ("gzip", "deflate")
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
@@ -115,7 +116,7 @@ def test_identity(header: str | None) -> None:
     assert decoder.flush() == b""
 
 
-@pytest.mark.parametrize("header", ["br", "zstd", "compress", "gzip, br", "br, gzip"])
+@pytest.mark.parametrize("header", ["x-bogus", "compress", "gzip, compress", "compress, gzip"])
 def test_an_encoding_we_cannot_undo_passes_the_body_through(header: str) -> None:
     body = gzipped(TEXT)
     decoder = BodyDecoder(header, max_size=BIG)
@@ -124,7 +125,7 @@ def test_an_encoding_we_cannot_undo_passes_the_body_through(header: str) -> None
 
 
 def test_pass_through_is_bounded_too() -> None:
-    decoder = BodyDecoder("br", max_size=10)
+    decoder = BodyDecoder("compress", max_size=10)
     assert decoder.feed(b"x" * 10) == b"x" * 10
     with pytest.raises(ResponseTooLargeError):
         decoder.feed(b"x")

@@ -203,14 +203,6 @@ async def test_delay_past_the_read_timeout_raises_read_timeout_async(drained: An
     assert caught.value.attempts == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DESIGN.md: Content-Encoding 'br and zstd when installed'; brotlicffi is installed "
-        "but sdk_core/_decoding.py supported_encodings() and BodyDecoder only know gzip "
-        "and deflate, so br is neither advertised nor decoded (the body is passed through)."
-    ),
-)
 def test_brotli_is_decoded_when_a_brotli_package_is_installed(httpbin: Any) -> None:
     if (
         importlib.util.find_spec("brotli") is None
