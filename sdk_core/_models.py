@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json as _json
 import re
 from collections.abc import AsyncIterable, Iterable
@@ -16,6 +17,8 @@ __all__ = ["Request", "RequestContent", "Response"]
 RequestContent: TypeAlias = "bytes | Iterable[bytes] | AsyncIterable[bytes]"
 
 _METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # \Z: "$" allows a final "\n"
+# Registered as text codecs, but they encode host names and labels, not bodies.
+_NOT_BODY_CODECS = frozenset({"idna", "punycode", "undefined"})
 _CHARSET = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
 #: Methods retried after they may have reached the server (DESIGN.md's retry rules).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -148,9 +151,18 @@ class Response:
 
     @property
     def encoding(self) -> str:
-        """The charset named by Content-Type, or utf-8."""
+        """The charset named by Content-Type when it is a text encoding for bodies, else
+        utf-8 (an unknown name, or a codec such as idna or punycode that maps names)."""
         match = _CHARSET.search(self.headers.first("content-type") or "")
-        return match.group(1) if match else "utf-8"
+        if not match:
+            return "utf-8"
+        try:
+            info = codecs.lookup(match.group(1))
+        except LookupError:
+            return "utf-8"
+        if info.name in _NOT_BODY_CODECS or not getattr(info, "_is_text_encoding", True):
+            return "utf-8"
+        return match.group(1)
 
     @property
     def text(self) -> str:

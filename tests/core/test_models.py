@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import math
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from sdk_core import (
     Timeout,
     build_url,
 )
+from sdk_core._status import status_error
 
 BASE = "https://api.example.com"
 
@@ -732,3 +734,30 @@ def test_credentials_in_a_url_are_refused_without_echoing_them(url: str) -> None
     with pytest.raises(InvalidRequestError) as caught:
         URL.parse(url)
     assert "secret" not in str(caught.value)
+
+
+def _raising_codec(name: str) -> codecs.CodecInfo | None:
+    if name != "sdk_test_raising":
+        return None
+
+    def decode(data: bytes, errors: str = "strict") -> tuple[str, int]:
+        raise UnicodeError("this codec never decodes")
+
+    def encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
+        raise UnicodeError("this codec never encodes")
+
+    return codecs.CodecInfo(encode, decode, name="sdk_test_raising")
+
+
+def test_a_registered_codec_that_raises_falls_back_to_utf8() -> None:
+    codecs.register(_raising_codec)
+    try:
+        response = Response(
+            500,
+            headers={"Content-Type": "text/plain; charset=sdk_test_raising"},
+            content="café".encode(),
+        )
+        assert response.text == "café"
+        assert status_error(response).body == "café"
+    finally:
+        codecs.unregister(_raising_codec)
