@@ -1,16 +1,23 @@
 """sdk_transports: the clients and the transports that drive ``sdk_core``.
 
 Everything that touches the world lives here: sockets, TLS, anyio, httpcore, the
-clock, sleeping and the environment.
+clock, sleeping and the environment. Names load on first use, so a program that only
+uses ``Client`` never imports anyio, asyncio, trio or httpcore.
 """
 
-from ._anyio_transport import AnyioTransport
-from ._async_client import AsyncClient
-from ._client import Client
-from ._httpcore import AsyncHttpcoreTransport, HttpcoreTransport
-from ._mock import MockTransport
-from ._protocols import AsyncTransport, Transport
-from ._sockets import SocketTransport
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._anyio_transport import AnyioTransport
+    from ._async_client import AsyncClient
+    from ._client import Client
+    from ._httpcore import AsyncHttpcoreTransport, HttpcoreTransport
+    from ._mock import MockTransport
+    from ._protocols import AsyncTransport, Transport
+    from ._sockets import SocketTransport
 
 __all__ = [
     "AnyioTransport",
@@ -23,3 +30,29 @@ __all__ = [
     "SocketTransport",
     "Transport",
 ]
+
+# Public name -> the private module that defines it.
+_HOMES = {
+    "AnyioTransport": "_anyio_transport",
+    "AsyncClient": "_async_client",
+    "AsyncHttpcoreTransport": "_httpcore",
+    "AsyncTransport": "_protocols",
+    "Client": "_client",
+    "HttpcoreTransport": "_httpcore",
+    "MockTransport": "_mock",
+    "SocketTransport": "_sockets",
+    "Transport": "_protocols",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'sdk_transports' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

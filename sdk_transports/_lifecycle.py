@@ -9,7 +9,6 @@ connections with ``close_socket_now`` (no byte sent, no await) and start afresh.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import socket
@@ -60,7 +59,8 @@ def current_loop() -> object:
     trio = sys.modules.get("trio")  # not imported: trio cannot be running
     if trio is not None and trio.lowlevel.in_trio_run():
         return trio.lowlevel.current_trio_token()
-    loop = asyncio._get_running_loop()
+    asyncio = sys.modules.get("asyncio")  # not imported: no asyncio loop can be running
+    loop = asyncio._get_running_loop() if asyncio is not None else None
     if loop is None:
         raise RuntimeError("no running event loop")
     return loop
@@ -70,8 +70,9 @@ def loop_may_still_run(loop: object) -> bool:
     """True unless ``loop`` is known to be finished. An asyncio loop that still runs
     (on another thread) keeps its sockets; a trio token cannot tell, and a finished
     ``trio.run`` is the only way a sequential program leaves one behind."""
-    if isinstance(loop, asyncio.AbstractEventLoop):
-        return loop.is_running() and not loop.is_closed()
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and isinstance(loop, asyncio.AbstractEventLoop):
+        return bool(loop.is_running() and not loop.is_closed())
     return False
 
 
