@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format typecheck imports docs docs-check pytest cov test-matrix clean bench bench-quick
+.PHONY: install demo test lint format typecheck imports docs docs-check pytest cov test-matrix clean bench bench-quick soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,3 +75,11 @@ bench: $(BENCH_STAMP)
 # About two minutes: fewer requests and rounds.
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py --quick $(BENCH_ARGS)
+
+# The soak, never part of `make test`: SOAK_CALLS mixed calls per (transport, loop)
+# through a fault-injecting proxy in front of hypercorn; prints a table, fails on a
+# broken invariant (see soak/__main__.py). About 3.5 minutes at the full size (2 cores).
+SOAK_CALLS ?= 10000
+
+soak: $(STAMP)
+	SOAK_CALLS=$(SOAK_CALLS) $(BIN)/python -m soak --calls $(SOAK_CALLS)
