@@ -58,6 +58,8 @@ class RequestKwargs(TypedDict, total=False):
     timeout: Timeout | float | None
     max_retries: int | None
     idempotency_key: str | None
+    follow_redirects: bool | None
+    max_redirects: int | None
 
 
 def as_timeout(value: Timeout | float | None) -> Timeout:
@@ -165,9 +167,15 @@ class ClientConfig:
         max_retries: int | NotGiven,
         retry: RetryPolicy | NotGiven,
         default_headers: Mapping[str, str] | NotGiven | None,
+        follow_redirects: bool | NotGiven = NOT_GIVEN,
+        max_redirects: int | NotGiven = NOT_GIVEN,
     ) -> ClientConfig:
         """The settings of ``with_options``: given values replace, headers merge."""
         options = self.options
+        if follow_redirects is not NOT_GIVEN:
+            options = replace(options, follow_redirects=bool(follow_redirects))
+        if max_redirects is not NOT_GIVEN:
+            options = replace(options, max_redirects=_check_redirects(max_redirects))
         if timeout is not NOT_GIVEN:
             options = replace(options, timeout=as_timeout(timeout))
         if retry is not NOT_GIVEN:
@@ -213,6 +221,16 @@ class ClientConfig:
                 if max_retries is None
                 else _check_retries(max_retries),
                 idempotency_key=key,
+            )
+        follow = kwargs.get("follow_redirects")
+        max_redirects = kwargs.get("max_redirects")
+        if follow is not None or max_redirects is not None:
+            options = replace(
+                options,
+                follow_redirects=options.follow_redirects if follow is None else bool(follow),
+                max_redirects=options.max_redirects
+                if max_redirects is None
+                else _check_redirects(max_redirects),
             )
         return request, options
 
@@ -388,6 +406,8 @@ class BaseClient(Generic[TransportT, SleepT]):
         max_retries: int | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
         default_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
+        follow_redirects: bool | NotGiven = NOT_GIVEN,
+        max_redirects: int | NotGiven = NOT_GIVEN,
     ) -> Self:
         """A client with these settings changed that shares this one's pool and budget.
 
@@ -400,6 +420,8 @@ class BaseClient(Generic[TransportT, SleepT]):
             max_retries=max_retries,
             retry=retry,
             default_headers=default_headers,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
         )
         if api_key is not NOT_GIVEN:
             config = config.with_api_key(api_key, self._config.auth_scheme)
