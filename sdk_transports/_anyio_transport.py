@@ -1,16 +1,28 @@
 """``AnyioTransport``: HTTP/1.1 over anyio streams, on the core's codec and pool.
 
-The same code runs on asyncio and trio. Releasing and closing connections is shielded
-from cancellation, so a cancelled request never leaks a pool slot. A transport used
-under a new event loop (a second ``anyio.run``, asyncio then trio) drops the connections
-of the old one without awaiting on it (their sockets are closed at once) and continues
-with a fresh pool.
+The same code runs on asyncio and trio; plain-TCP connections on asyncio use a small
+``asyncio.Protocol`` (``_AsyncioStream``) instead of anyio's stream, which toggles the
+socket's reader around every receive and yields to the loop after every send. One cancel
+scope per request enforces the write and read timeouts, its deadline moved as the phase
+changes and as data arrives, instead of a ``fail_after`` per send and receive.
+
+Releasing and closing connections is shielded from cancellation, so a cancelled request
+never leaks a pool slot. A transport used under a new event loop (a second ``anyio.run``,
+asyncio then trio) drops the connections of the old one without awaiting on it (their
+sockets are closed at once) and continues with a fresh pool.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
+import select
 import ssl
+import sys
 import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -45,30 +57,203 @@ __all__ = ["AnyioTransport"]
 _READ_SIZE = 64 * 1024
 _EARLY_LIMIT = 1024 * 1024  # at most this much of an early answer is read while sending
 _STREAM_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError)
+_HIGH_WATER = 256 * 1024  # the asyncio stream stops reading with this much unread
+
+
+class _AsyncioStream(asyncio.Protocol):
+    """A plain-TCP connection on asyncio with the subset of anyio's ``ByteStream`` this
+    transport uses (``send``, ``receive``, ``aclose``), its errors included.
+
+    anyio's asyncio stream switches the socket's reader on and off around every receive
+    and yields to the loop after every send; this one reads as bytes arrive (pausing
+    past ``_HIGH_WATER`` unread) and only waits when it must. An answer that arrives
+    while a body is still going out is kept even if the write then fails.
+    Cancellation: ``send`` and ``receive`` stop waiting; buffered bytes stay.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._reading_paused = False
+        self._writing_paused = False
+        self._eof = False
+        self._lost = False
+        self._closed = False
+        self._exc: BaseException | None = None
+        self._read_waiter: asyncio.Future[None] | None = None
+        self._write_waiter: asyncio.Future[None] | None = None
+
+    @property
+    def raw_socket(self) -> Any:
+        """The transport's socket (asyncio's ``TransportSocket`` wrapper)."""
+        transport = self._transport
+        return None if transport is None else transport.get_extra_info("socket")
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._buffered > _HIGH_WATER and not self._reading_paused:
+            assert self._transport is not None
+            self._transport.pause_reading()
+            self._reading_paused = True
+        self._wake(self._read_waiter)
+
+    def eof_received(self) -> None:
+        self._eof = True  # returning None: the transport closes itself
+        self._wake(self._read_waiter)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._exc = exc
+        self._wake(self._read_waiter)
+        self._wake(self._write_waiter)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._wake(self._write_waiter)
+
+    @staticmethod
+    def _wake(waiter: asyncio.Future[None] | None) -> None:
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._lost or self._eof:
+            raise anyio.BrokenResourceError from self._exc
+
+    @property
+    def idle_broken(self) -> bool:
+        """Bytes, EOF or an error arrived while idle: the connection must not be reused
+        (the protocol reads as data arrives, so polling the socket would not see them)."""
+        return bool(self._chunks) or self._eof or self._lost or self._closed
+
+    @property
+    def writing_paused(self) -> bool:
+        """The transport holds more than its high-water mark: ``drain`` before more."""
+        return self._writing_paused
+
+    def write_nowait(self, data: bytes) -> bool:
+        """Hand ``data`` to the transport if it is open; False (nothing written) if not."""
+        if self._closed or self._lost or self._eof:
+            return False
+        assert self._transport is not None
+        self._transport.write(data)
+        return True
+
+    async def send(self, data: bytes) -> None:
+        self._check_writable()
+        assert self._transport is not None
+        self._transport.write(data)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait until the transport is below its high-water mark; raise if it broke."""
+        while self._writing_paused:
+            self._check_writable()
+            waiter = self._write_waiter = self._loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._write_waiter = None
+        self._check_writable()
+
+    async def receive(self, max_bytes: int = _READ_SIZE) -> bytes:
+        chunks = self._chunks
+        while not chunks:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            if self._lost or self._eof:
+                if self._exc is not None:
+                    raise anyio.BrokenResourceError from self._exc
+                raise anyio.EndOfStream
+            waiter = self._read_waiter = self._loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._read_waiter = None
+        chunk = chunks.popleft()
+        if len(chunk) > max_bytes:
+            chunk, rest = chunk[:max_bytes], chunk[max_bytes:]
+            chunks.appendleft(rest)
+        self._buffered -= len(chunk)
+        if self._reading_paused and self._buffered <= _HIGH_WATER // 4 and not self._lost:
+            assert self._transport is not None
+            self._reading_paused = False
+            self._transport.resume_reading()
+        return chunk
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._transport is not None:
+            self._transport.abort()
+        self._wake(self._read_waiter)
+        self._wake(self._write_waiter)
 
 
 class _Connection:
-    __slots__ = ("codec", "stream")
+    __slots__ = ("codec", "poller", "sock", "stream")
 
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
+    def __init__(self, stream: anyio.abc.ByteStream | _AsyncioStream) -> None:
         self.stream = stream
         self.codec = new_codec()
+        # Looked up once: the stale check runs before every reuse.
+        if isinstance(stream, _AsyncioStream):
+            self.sock = stream.raw_socket
+        else:
+            self.sock = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+        self.poller: select.poll | None = None
+        if self.sock is not None and hasattr(select, "poll"):
+            try:
+                self.poller = select.poll()
+                self.poller.register(self.sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+            except (OSError, ValueError):
+                self.poller = None
 
     def is_stale(self) -> bool:
         """An idle connection that is readable was closed by the server (or sent junk)."""
-        try:
-            sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket)
-        except anyio.TypedAttributeLookupError:
+        if isinstance(self.stream, _AsyncioStream) and self.stream.idle_broken:
             return True
-        return is_readable(sock)
+        if self.sock is None:
+            return True
+        if self.poller is None:
+            return is_readable(self.sock)
+        try:
+            return bool(self.poller.poll(0))  # POLLNVAL for a closed descriptor: stale
+        except (OSError, ValueError):
+            return True
 
     def close_now(self) -> None:
         """Close the socket at once, with no event loop (it may be gone)."""
-        close_socket_now(self.stream.extra(anyio.abc.SocketAttribute.raw_socket, None))
+        close_socket_now(self.sock)
 
 
 def _deadline(seconds: float | None) -> float:
     return float("inf") if seconds is None else seconds
+
+
+def _loop_clock(loop: object) -> Callable[[], float]:
+    """The clock anyio's cancel-scope deadlines use on ``loop``, without anyio's
+    per-call backend lookup: the asyncio loop's ``time``, trio's ``current_time``."""
+    asyncio = sys.modules.get("asyncio")
+    clock: Callable[[], float] = anyio.current_time
+    if asyncio is not None and isinstance(loop, asyncio.AbstractEventLoop):
+        clock = loop.time
+    else:
+        trio = sys.modules.get("trio")
+        if trio is not None and trio.lowlevel.in_trio_run():
+            clock = trio.current_time
+    return clock  # pragma: no cover - no other backend
 
 
 class AnyioTransport:
@@ -95,6 +280,8 @@ class AnyioTransport:
         self._closed = False
         self._loop: object = None  # the event loop the pool's connections belong to
         self._epoch = 0  # bumped when the pool is dropped for another loop
+        self._clock: Callable[[], float] = anyio.current_time  # the loop's, once known
+        self._asyncio_loop: asyncio.AbstractEventLoop | None = None  # when it is asyncio
 
     def _check_loop(self) -> None:
         """Under another event loop than the pool's: drop its connections, without
@@ -113,6 +300,12 @@ class AnyioTransport:
                 for conn in connections:
                     conn.close_now()
         self._loop = loop
+        self._clock = _loop_clock(loop)
+        self._asyncio_loop = loop if isinstance(loop, asyncio.AbstractEventLoop) else None
+
+    def _after(self, seconds: float | None) -> float:
+        """The deadline ``seconds`` from now on the loop's clock (inf for None)."""
+        return math.inf if seconds is None else self._clock() + seconds
 
     async def _apply(self, out: Outcome) -> None:
         for lease in out.wake:
@@ -129,7 +322,8 @@ class AnyioTransport:
         if self._closed:
             raise ConnectError("ConnectError: the transport is closed.", request=request)
         out = self._pool.request(request.url.origin, time.monotonic())
-        await self._apply(out)
+        if out.wake or out.close:
+            await self._apply(out)
         if out.lease is not None:
             return out.lease
         event, box = anyio.Event(), list[Lease]()
@@ -154,17 +348,27 @@ class AnyioTransport:
         )
 
     async def _release(self, lease: Lease, reusable: bool) -> None:
-        with anyio.CancelScope(shield=True):
-            out = self._pool.release(lease.connection, reusable=reusable, now=time.monotonic())
+        # The slot is freed before any await; only the closes await, and they are
+        # shielded in ``_apply``: a cancelled request never keeps its slot.
+        out = self._pool.release(lease.connection, reusable=reusable, now=time.monotonic())
+        if out.wake or out.close:
             await self._apply(out)
 
     async def _open(self, request: Request, timeout: Timeout) -> _Connection:
         url = request.url
         tls = url.scheme == "https"
-        stream: anyio.abc.ByteStream
+        stream: anyio.abc.ByteStream | _AsyncioStream
+        loop = self._asyncio_loop
         try:
             with anyio.fail_after(_deadline(timeout.connect)):
-                if tls:
+                if loop is not None and not tls:
+                    _, stream = await loop.create_connection(
+                        lambda: _AsyncioStream(loop),
+                        url.host,
+                        url.port,
+                        happy_eyeballs_delay=0.25,  # as anyio.connect_tcp
+                    )
+                elif tls:
                     stream = await anyio.connect_tcp(
                         url.host,
                         url.port,
@@ -212,47 +416,91 @@ class AnyioTransport:
                 conn.close_now()
         return response
 
-    async def _send(self, stream: anyio.abc.ByteStream, data: bytes, timeout: Timeout) -> None:
-        with anyio.fail_after(_deadline(timeout.write)):
-            await stream.send(data)
-
     async def _exchange(
         self, conn: _Connection, request: Request, timeout: Timeout
     ) -> tuple[Response, bool]:
+        """Send ``request`` and read its response under one cancel scope whose deadline
+        follows the phase: ``timeout.write`` for each send, then ``timeout.read`` from
+        the end of the request and again after each chunk received."""
         content = request.content
+        stream = conn.stream
         early: list[bytes] = []  # read while sending; b"" marks EOF
-        try:
-            if isinstance(content, bytes) and len(content) <= _READ_SIZE:
-                await self._send_request(conn, request, timeout)
-            else:
-                await self._send_watching(conn, request, timeout, early)
-        except TimeoutError:
-            message = "WriteTimeout: sending the request timed out."
-            raise WriteTimeout(message, request=request) from None
-        except _STREAM_ERRORS as exc:
-            error = WriteError(f"WriteError: {exc}", request=request)
-            # A server may answer and close before reading the whole body (413 during a
-            # large upload): that answer, when it arrived, is what the caller gets.
+        body = content if isinstance(content, bytes) and len(content) <= _READ_SIZE else None
+        written = reading = False
+        if body is not None and isinstance(stream, _AsyncioStream):
+            # Handed whole to the transport, without waiting: unless the transport is
+            # over its high-water mark, the write phase is over and the read one starts.
+            written = stream.write_nowait(conn.codec.encode_request(request, body=body))
+            reading = written and not stream.writing_paused
+        write_error: tuple[WriteError, BaseException] | None = None
+        deadline = self._after(timeout.read if reading else timeout.write)
+        with anyio.CancelScope(deadline=deadline) as scope:
+            if reading:
+                return await self._read_response(conn, request, timeout, early, scope)
             try:
-                response, _ = await self._read_response(conn, request, timeout, early)
-            except APIError:
-                raise error from exc
-            return response, False
-        return await self._read_response(conn, request, timeout, early)
+                if written:
+                    assert isinstance(stream, _AsyncioStream)
+                    await stream.drain()
+                elif body is not None:
+                    await stream.send(conn.codec.encode_request(request, body=body))
+                else:
+                    await self._send_watching(conn, request, timeout, early, scope)
+            except TimeoutError:  # the OS's, not the scope's (that one is caught below)
+                message = "WriteTimeout: sending the request timed out."
+                raise WriteTimeout(message, request=request) from None
+            except _STREAM_ERRORS as exc:
+                error = WriteError(f"WriteError: {exc}", request=request)
+                write_error = error, exc
+                # A server may answer and close before reading the whole body (413 during a
+                # large upload): that answer, when it arrived, is what the caller gets.
+                scope.deadline = self._after(timeout.read)
+                try:
+                    response, _ = await self._read_response(conn, request, timeout, early, scope)
+                except APIError:
+                    raise error from exc
+                return response, False
+            reading = True
+            if timeout.read is not None or timeout.write is not None:
+                scope.deadline = self._after(timeout.read)
+            return await self._read_response(conn, request, timeout, early, scope)
+        # Only the scope's own deadline gets here (an outer cancellation propagates).
+        if write_error is not None:  # no answer came in time: the send's failure it is
+            raise write_error[0] from write_error[1]
+        if not reading:
+            message = "WriteTimeout: sending the request timed out."
+            raise WriteTimeout(message, request=request)
+        raise ReadTimeout(f"ReadTimeout: no data for {timeout.read} s.", request=request)
 
-    async def _send_request(self, conn: _Connection, request: Request, timeout: Timeout) -> None:
+    async def _send_request(
+        self, conn: _Connection, request: Request, timeout: Timeout, scope: anyio.CancelScope
+    ) -> None:
+        """Send the request; ``scope``'s deadline bounds each send by ``timeout.write``
+        and is lifted while a streamed body produces its next chunk."""
         codec, stream = conn.codec, conn.stream
         content = request.content
         if isinstance(content, bytes):
-            await self._send(stream, codec.encode_request(request, body=content), timeout)
-        else:
-            await self._send(stream, codec.encode_request(request), timeout)
-            async for chunk in content:  # type: ignore[union-attr]
-                await self._send(stream, codec.encode_chunk(chunk), timeout)
-            await self._send(stream, codec.encode_end(), timeout)
+            await stream.send(codec.encode_request(request, body=content))
+            return
+        await stream.send(codec.encode_request(request))
+        chunks = aiter(content)  # type: ignore[arg-type]
+        while True:
+            scope.deadline = math.inf
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            scope.deadline = self._after(timeout.write)
+            await stream.send(codec.encode_chunk(chunk))
+        scope.deadline = self._after(timeout.write)
+        await stream.send(codec.encode_end())
 
     async def _send_watching(
-        self, conn: _Connection, request: Request, timeout: Timeout, early: list[bytes]
+        self,
+        conn: _Connection,
+        request: Request,
+        timeout: Timeout,
+        early: list[bytes],
+        scope: anyio.CancelScope,
     ) -> None:
         """Send a large or streamed request while receiving into ``early``.
 
@@ -275,7 +523,7 @@ class AnyioTransport:
         async with anyio.create_task_group() as tg:
             await tg.start(watch)
             try:
-                await self._send_request(conn, request, timeout)
+                await self._send_request(conn, request, timeout, scope)
             except Exception as exc:  # re-raised below, not inside an exception group
                 failure = exc
             tg.cancel_scope.cancel()
@@ -283,22 +531,33 @@ class AnyioTransport:
             raise failure
 
     async def _read_response(
-        self, conn: _Connection, request: Request, timeout: Timeout, early: list[bytes]
+        self,
+        conn: _Connection,
+        request: Request,
+        timeout: Timeout,
+        early: list[bytes],
+        scope: anyio.CancelScope,
     ) -> tuple[Response, bool]:
+        """Read the response; ``scope``'s deadline, set by the caller for the first
+        receive, moves ``timeout.read`` ahead before each later one."""
         codec, stream = conn.codec, conn.stream
         reader = ResponseReader(codec, request, max_size=self._max_response_size)
         for data in early:
             reader.feed(data)
+        first = True
         while True:
             step = reader.step()
             if step is not NEED_DATA:
                 return step
+            if first:
+                first = False
+            elif timeout.read is not None:
+                scope.deadline = self._clock() + timeout.read
             try:
-                with anyio.fail_after(_deadline(timeout.read)):
-                    data = await stream.receive(_READ_SIZE)
+                data = await stream.receive(_READ_SIZE)
             except anyio.EndOfStream:
                 data = b""
-            except TimeoutError:
+            except TimeoutError:  # the OS's, not the scope's
                 raise ReadTimeout(
                     f"ReadTimeout: no data for {timeout.read} s.", request=request
                 ) from None
