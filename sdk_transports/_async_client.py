@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
-import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 
 import anyio
@@ -36,8 +35,8 @@ from ._anyio_transport import AnyioTransport
 from ._client_base import (
     BaseClient,
     ClientConfig,
+    ClientSettings,
     RequestKwargs,
-    Shared,
     log_attempt,
     log_decision,
     logger,
@@ -68,6 +67,9 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
     ``sensitive_headers`` are never shown (the auth header always is one). An unclosed
     client that made its own transport warns with ``ResourceWarning`` when collected.
 
+    The keyword-only ``settings`` are those of ``ClientSettings`` (auth header and
+    scheme, request-id and idempotency headers, redirects, redaction allowlists).
+
     ``rng``, ``clock`` and ``sleep`` replace the random source, the clock (default:
     ``anyio.current_time``) and the sleep function, for tests that must not wait.
     """
@@ -86,35 +88,19 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         verify: VerifyTypes = True,
         cert: CertTypes = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
-        auth_header: str = "Authorization",
-        auth_scheme: str | None = "Bearer",
-        request_id_header: str = "x-request-id",
-        idempotency_header: str | None = "Idempotency-Key",
-        follow_redirects: bool = True,
-        max_redirects: int = 5,
-        loggable_headers: Iterable[str] = (),
-        loggable_query_params: Iterable[str] = (),
-        sensitive_headers: Iterable[str] = (),
         rng: RandomSource | None = None,
         clock: Callable[[], float] | None = None,
         sleep: AsyncSleep | None = None,
+        **settings: Unpack[ClientSettings],
     ) -> None:
-        self._config = ClientConfig.create(
+        config = ClientConfig.create(
             base_url=base_url,
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
             retry=retry,
             default_headers=default_headers,
-            auth_header=auth_header,
-            auth_scheme=auth_scheme,
-            request_id_header=request_id_header,
-            idempotency_header=idempotency_header,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-            loggable_headers=loggable_headers,
-            loggable_query_params=loggable_query_params,
-            sensitive_headers=sensitive_headers,
+            **settings,
         )
         owns_transport = transport is None
         if transport is None:
@@ -123,13 +109,12 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             )
         elif not callable(getattr(transport, "handle_async_request", None)):
             raise TypeError("AsyncClient needs a transport with handle_async_request().")
-        self._shared = Shared(
+        self._setup(
+            config,
             transport,
-            budget=RetryBudget(),
-            rng=rng if rng is not None else random.Random(),
-            owns_rng=rng is None,
             owns_transport=owns_transport,
-            label=f"{type(self).__name__}({self._config.describe()})",
+            budget=RetryBudget(),
+            rng=rng,
             clock=clock or anyio.current_time,
             sleep=sleep or anyio.sleep,
         )

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from typing_extensions import Self, Unpack
@@ -31,8 +30,8 @@ from sdk_core import (
 from ._client_base import (
     BaseClient,
     ClientConfig,
+    ClientSettings,
     RequestKwargs,
-    Shared,
     log_attempt,
     log_decision,
     logger,
@@ -64,6 +63,9 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
     ``sensitive_headers`` are never shown (the auth header always is one). An unclosed
     client that made its own transport warns with ``ResourceWarning`` when collected.
 
+    The keyword-only ``settings`` are those of ``ClientSettings`` (auth header and
+    scheme, request-id and idempotency headers, redirects, redaction allowlists).
+
     ``rng``, ``clock`` and ``sleep`` replace the random source, the monotonic clock
     and the sleep function, for tests that must not wait.
     """
@@ -82,35 +84,19 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         verify: VerifyTypes = True,
         cert: CertTypes = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
-        auth_header: str = "Authorization",
-        auth_scheme: str | None = "Bearer",
-        request_id_header: str = "x-request-id",
-        idempotency_header: str | None = "Idempotency-Key",
-        follow_redirects: bool = True,
-        max_redirects: int = 5,
-        loggable_headers: Iterable[str] = (),
-        loggable_query_params: Iterable[str] = (),
-        sensitive_headers: Iterable[str] = (),
         rng: RandomSource | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], object] | None = None,
+        **settings: Unpack[ClientSettings],
     ) -> None:
-        self._config = ClientConfig.create(
+        config = ClientConfig.create(
             base_url=base_url,
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
             retry=retry,
             default_headers=default_headers,
-            auth_header=auth_header,
-            auth_scheme=auth_scheme,
-            request_id_header=request_id_header,
-            idempotency_header=idempotency_header,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-            loggable_headers=loggable_headers,
-            loggable_query_params=loggable_query_params,
-            sensitive_headers=sensitive_headers,
+            **settings,
         )
         owns_transport = transport is None
         if transport is None:
@@ -119,13 +105,12 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
             )
         elif not callable(getattr(transport, "handle_request", None)):
             raise TypeError("Client needs a transport with handle_request(); see AsyncClient.")
-        self._shared = Shared(
+        self._setup(
+            config,
             transport,
-            budget=RetryBudget(lock=threading.Lock()),
-            rng=rng if rng is not None else random.Random(),
-            owns_rng=rng is None,
             owns_transport=owns_transport,
-            label=f"{type(self).__name__}({self._config.describe()})",
+            budget=RetryBudget(lock=threading.Lock()),
+            rng=rng,
             clock=clock or time.monotonic,
             sleep=sleep or time.sleep,
         )

@@ -41,7 +41,14 @@ from sdk_core._url import ParamTypes
 
 from ._lifecycle import current_pid
 
-__all__ = ["BaseClient", "ClientConfig", "RequestKwargs", "Shared", "logger"]
+__all__ = [
+    "BaseClient",
+    "ClientConfig",
+    "ClientSettings",
+    "RequestKwargs",
+    "Shared",
+    "logger",
+]
 
 logger = logging.getLogger("sdk_transports")
 
@@ -60,6 +67,28 @@ class RequestKwargs(TypedDict, total=False):
     idempotency_key: str | None
     follow_redirects: bool | None
     max_redirects: int | None
+
+
+class ClientSettings(TypedDict, total=False):
+    """The keyword-only settings ``Client`` and ``AsyncClient`` share (defaults shown).
+
+    ``auth_header`` ("Authorization") and ``auth_scheme`` ("Bearer") say how
+    ``api_key`` is sent; ``request_id_header`` ("x-request-id") names the server's request
+    id; ``idempotency_header`` ("Idempotency-Key", None turns keys off);
+    ``follow_redirects`` (True) and ``max_redirects`` (5); ``loggable_headers``,
+    ``loggable_query_params`` and ``sensitive_headers`` (empty) adjust what reprs, errors
+    and logs may show.
+    """
+
+    auth_header: str
+    auth_scheme: str | None
+    request_id_header: str
+    idempotency_header: str | None
+    follow_redirects: bool
+    max_redirects: int
+    loggable_headers: Iterable[str]
+    loggable_query_params: Iterable[str]
+    sensitive_headers: Iterable[str]
 
 
 def as_timeout(value: Timeout | float | None) -> Timeout:
@@ -90,10 +119,10 @@ class ClientConfig:
         max_retries: int | NotGiven,
         retry: RetryPolicy | None,
         default_headers: Mapping[str, str] | None,
-        auth_header: str,
-        auth_scheme: str | None,
-        request_id_header: str,
-        idempotency_header: str | None,
+        auth_header: str = "Authorization",
+        auth_scheme: str | None = "Bearer",
+        request_id_header: str = "x-request-id",
+        idempotency_header: str | None = "Idempotency-Key",
         follow_redirects: bool = True,
         max_redirects: int = 5,
         loggable_headers: Iterable[str] = (),
@@ -396,6 +425,30 @@ class BaseClient(Generic[TransportT, SleepT]):
     _config: ClientConfig
     _shared: Shared[TransportT, SleepT]
     _owner: bool = True
+
+    def _setup(
+        self,
+        config: ClientConfig,
+        transport: TransportT,
+        *,
+        owns_transport: bool,
+        budget: RetryBudget,
+        rng: RandomSource | None,
+        clock: Callable[[], float],
+        sleep: SleepT,
+    ) -> None:
+        """Attach the settings and the state this client will share with its copies."""
+        self._config = config
+        self._shared = Shared(
+            transport,
+            budget=budget,
+            rng=rng if rng is not None else random.Random(),
+            owns_rng=rng is None,
+            owns_transport=owns_transport,
+            label=f"{type(self).__name__}({config.describe()})",
+            clock=clock,
+            sleep=sleep,
+        )
 
     def with_options(
         self,

@@ -127,3 +127,9 @@ def test_client_signature(cls: type) -> None:
     assert list(request)[:3] == ["self", "method", "path"]
     for method in ("get", "post", "put", "patch", "delete", "with_options", "statistics"):
         assert callable(getattr(cls, method))
+
+
+@pytest.mark.parametrize("cls", [sdk_transports.Client, sdk_transports.AsyncClient])
+def test_an_unknown_client_setting_is_a_type_error(cls: type) -> None:
+    with pytest.raises(TypeError, match="no_such_setting"):
+        cls("https://api.example.com", no_such_setting=1)
