@@ -117,6 +117,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             rng=rng,
             clock=clock or anyio.current_time,
             sleep=sleep or anyio.sleep,
+            max_response_size=max_response_size,
         )
 
     async def request(self, method: str, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:

@@ -113,6 +113,7 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
             rng=rng,
             clock=clock or time.monotonic,
             sleep=sleep or time.sleep,
+            max_response_size=max_response_size,
         )
 
     def request(self, method: str, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:

@@ -40,6 +40,7 @@ from sdk_core._statistics import PoolStatistics
 from sdk_core._url import ParamTypes
 
 from ._lifecycle import current_pid
+from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
 
 __all__ = [
     "BaseClient",
@@ -356,6 +357,7 @@ class Shared(Generic[TransportT, SleepT]):
         "clock",
         "closed",
         "label",
+        "max_response_size",
         "owns_rng",
         "owns_transport",
         "pid",
@@ -376,8 +378,10 @@ class Shared(Generic[TransportT, SleepT]):
         owns_transport: bool = False,
         owns_rng: bool = False,
         label: str = "client",
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         self.transport = transport
+        self.max_response_size = max_response_size
         self.budget = budget
         self.rng = rng
         self.clock = clock
@@ -436,8 +440,12 @@ class BaseClient(Generic[TransportT, SleepT]):
         rng: RandomSource | None,
         clock: Callable[[], float],
         sleep: SleepT,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        """Attach the settings and the state this client will share with its copies."""
+        """Attach the settings and the state this client will share with its copies.
+
+        ``max_response_size`` bounds what reading a streamed body whole may hold.
+        """
         self._config = config
         self._shared = Shared(
             transport,
@@ -448,6 +456,7 @@ class BaseClient(Generic[TransportT, SleepT]):
             label=f"{type(self).__name__}({config.describe()})",
             clock=clock,
             sleep=sleep,
+            max_response_size=max_response_size,
         )
 
     def with_options(
