@@ -65,10 +65,11 @@ def _call_loop(retry: bool) -> Callable[[int], int]:
     ok = Response(200, headers=_JSON, content=JSON_BODY)
     busy = Response(503, headers=_JSON, content=b'{"error":{"message":"busy"}}')
     options = CallOptions(retry=_POLICY)
+    rng = random.Random(0)  # one for every call, as a client's calls share the client's
 
     def batch(n: int) -> int:
         for _ in range(n):
-            call = Call(request, options, now=0.0, rng=random.Random(0))
+            call = Call(request, options, now=0.0, rng=rng)
             assert isinstance(call.next_event(), SendRequest)
             if retry:
                 call.receive_response(busy, now=0.0)
