@@ -17,6 +17,7 @@ from sdk_core._statistics import PoolStatistics
 
 from ._httpcore_common import (
     closed_error,
+    drop_if_bytes_past_response,
     map_httpcore_exceptions,
     pool_statistics,
     response_headers,
@@ -94,6 +95,7 @@ class HttpcoreTransport:
                 body = bytearray()
                 for chunk in raw.stream:  # type: ignore[union-attr]
                     body += decoder.feed(chunk)
+                drop_if_bytes_past_response(raw)
                 body += decoder.flush()
             finally:
                 raw.close()
@@ -163,6 +165,7 @@ class AsyncHttpcoreTransport:
                 body = bytearray()
                 async for chunk in raw.stream:  # type: ignore[union-attr]
                     body += decoder.feed(chunk)
+                drop_if_bytes_past_response(raw)
                 body += decoder.flush()
             finally:
                 with anyio.CancelScope(shield=True):

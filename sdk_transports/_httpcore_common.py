@@ -1,11 +1,15 @@
-"""What both httpcore transports share: request conversion, exception mapping, stats."""
+"""What both httpcore transports share: request conversion, exception mapping, stats,
+and the check that keeps a connection with bytes past its response out of the pool."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+import h11
 import httpcore
 
 from sdk_core import (
@@ -26,7 +30,12 @@ from sdk_core import (
 from sdk_core._http11 import MAX_HEADER_BYTES
 from sdk_core._statistics import PoolStatistics
 
-__all__ = ["map_httpcore_exceptions", "pool_statistics", "to_httpcore_request"]
+__all__ = [
+    "drop_if_bytes_past_response",
+    "map_httpcore_exceptions",
+    "pool_statistics",
+    "to_httpcore_request",
+]
 
 # First match wins, so subclasses come before their bases.
 _EXCEPTIONS: tuple[tuple[type[Exception], type[APIConnectionError]], ...] = (
@@ -142,3 +151,52 @@ def pool_statistics(
 def closed_error(request: Request) -> ConnectError:
     """The error for a request on a transport that was closed."""
     return ConnectError("ConnectError: the transport is closed.", request=request)
+
+
+def h11_state_of(raw: httpcore.Response) -> h11.Connection | None:
+    """The h11 state machine of the HTTP/1.1 connection that ``raw`` came on, or None.
+
+    The one place that reads httpcore internals (1.0.x, sync and async alike):
+    ``raw.stream`` is the pool's ``PoolByteStream``; its ``_stream`` is the connection's
+    ``HTTP11ConnectionByteStream``; its ``_connection`` is the ``HTTP11Connection``,
+    whose ``_h11_state`` is the ``h11.Connection``. Any other shape gives None, and the
+    caller then treats the connection as unsafe to reuse.
+    """
+    stream = getattr(raw.stream, "_stream", None)
+    connection = getattr(stream, "_connection", None)
+    state = getattr(connection, "_h11_state", None)
+    return state if isinstance(state, h11.Connection) else None
+
+
+def drop_if_bytes_past_response(raw: httpcore.Response) -> bool:
+    """Call once ``raw``'s body was read to its end and before ``raw`` is closed: when
+    bytes arrived past the response, make httpcore close its connection instead of
+    pooling it. Returns True when the connection will not be reused.
+
+    httpcore 1.0.9 pools a connection as soon as h11 reports both sides DONE, and h11's
+    ``start_next_cycle()`` keeps what was received past the response (past its
+    Content-Length, or after a HEAD, 204 or 304) in its buffer, so the next request on
+    the connection would read those bytes as its response. h11 exposes them as
+    ``trailing_data``. ``send_failed()`` (h11's public API) then puts our side in
+    ERROR, and httpcore, finding the cycle not DONE when the response closes, closes
+    the connection, the same path as a body that was not read to its end. Bytes that
+    arrive later stay in the socket, where httpcore's idle-readable check drops the
+    connection before reuse.
+
+    If httpcore's internals no longer lead to the h11 state, nothing can be checked, so
+    the connection is never reused: its socket is shut down (found through httpcore's
+    documented ``network_stream`` extension), which httpcore's idle check sees as the
+    peer's EOF. Keep-alive is then lost, which ``test_httpcore_keepalive_guard`` catches.
+    """
+    state = h11_state_of(raw)
+    if state is not None:
+        data, closed = state.trailing_data
+        if not data and not closed:
+            return False
+        state.send_failed()
+        return True
+    stream = raw.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    with contextlib.suppress(AttributeError, OSError):  # no socket, or already shut
+        sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    return True

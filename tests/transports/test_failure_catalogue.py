@@ -58,19 +58,8 @@ ASYNC_TRANSPORTS: dict[str, Callable[[], Any]] = {
     ),
 }
 
-_REUSES_GARBAGE = (
-    "httpcore 1.0.9 HTTP11Connection: once a response is complete, _response_closed() calls "
-    "h11's start_next_cycle(), which keeps the bytes received past Content-Length in h11's "
-    "buffer, and returns the connection to the pool as IDLE; the next request on it reads "
-    "those bytes as its response (h11 0.16 trailing_data is never checked)"
-)
-
 # (scenario, transport, loop) -> reason; run as strict xfail.
-KNOWN_GAPS: dict[tuple[str, str, str], str] = {
-    ("bytes_beyond_content_length", "HttpcoreTransport", "sync"): _REUSES_GARBAGE,
-    ("bytes_beyond_content_length", "AsyncHttpcoreTransport", "asyncio"): _REUSES_GARBAGE,
-    ("bytes_beyond_content_length", "AsyncHttpcoreTransport", "trio"): _REUSES_GARBAGE,
-}
+KNOWN_GAPS: dict[tuple[str, str, str], str] = {}
 
 # scenario -> transport/loop -> outcome, filled as the tests run.
 TABLE: dict[str, dict[str, str]] = {}
