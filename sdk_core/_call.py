@@ -225,12 +225,12 @@ class Call:
         #: RedirectDecision for a 3xx that was followed or refused.
         self.decisions: list[RetryDecision | RedirectDecision] = []
         header = options.idempotency_header
-        if header is not None and header not in request.headers:
-            key = options.idempotency_key
-            if key is None and request.method in ("POST", "PATCH") and self._max_retries > 0:
-                key = _generated_key(rng)
-            if key is not None:
-                request = request.with_headers({header: key})
+        key = options.idempotency_key
+        generate = key is None and request.method in ("POST", "PATCH") and self._max_retries > 0
+        if header is not None and (key is not None or generate) and header not in request.headers:
+            request = request.with_headers(
+                {header: key if key is not None else _generated_key(rng)}
+            )
         self.request = request
 
     @property
@@ -289,7 +289,10 @@ class Call:
             else:
                 self.attempts += 1
             self._move(NEXT_EVENT, AWAITING_OUTCOME)
-            return SendRequest(self.request, self._options.timeout.capped(remaining))
+            timeout = self._options.timeout
+            return SendRequest(
+                self.request, timeout if remaining is None else timeout.capped(remaining)
+            )
         pending = self._pending
         assert pending is not None
         self._pending = None
@@ -377,7 +380,7 @@ class Call:
             rng=self._rng,
             remaining=self._remaining(now),
             budget=self._budget,
-            max_retries=self._max_retries,
+            max_retries=self._options.max_retries,  # None: the policy's
             idempotency_header=self._options.idempotency_header,
             wall_time=wall_time,
         )
