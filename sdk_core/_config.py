@@ -199,6 +199,10 @@ class RetryBudget:
 
     def record_success(self) -> None:
         """Give back ``success_refund`` tokens, never past ``capacity``."""
+        # The usual case, a full bucket, skips the lock: at the moment of this read a
+        # refund would change nothing, whatever other threads do next.
+        if self._tokens >= self.capacity:
+            return
         with self._lock:
             self._tokens = min(self.capacity, self._tokens + self.success_refund)
 
