@@ -1,5 +1,7 @@
 """Content-Encoding decoding with a bound on what it may produce.
 
+``BodyDecoder`` decodes a buffered body within a total size; ``StreamDecoder`` decodes a
+streamed body piece by piece, each piece and the state it holds bounded by a window.
 gzip and deflate (zlib-wrapped or raw) always; br when ``brotli`` or ``brotlicffi`` is
 installed and zstd when ``zstandard`` is (the ``compression`` extra); other encodings pass
 through as sent. At most ``MAX_ENCODINGS`` chained encodings. Output past ``max_size``
@@ -30,7 +32,7 @@ try:
 except ImportError:  # pragma: no cover - only without the zstandard package
     _zstandard = None
 
-__all__ = ["MAX_ENCODINGS", "BodyDecoder", "supported_encodings"]
+__all__ = ["MAX_ENCODINGS", "BodyDecoder", "StreamDecoder", "supported_encodings"]
 
 #: Chained encodings accepted in one response (urllib3's limit).
 MAX_ENCODINGS: Final = 5
@@ -99,8 +101,9 @@ class _Zlib:
 
     def decompress(self, data: bytes, max_length: int) -> bytes:
         self._fed = self._fed or bool(data)
-        if self._gzip and self._obj.eof:
+        if self._gzip and self._obj.eof and data:
             # RFC 1952 2.2: a gzip stream is one or more members, one after the other.
+            # Only on new input: a call with none (StreamDecoder draining) keeps the end.
             self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
         if self._seen is None:
             return self._obj.decompress(data, max_length)
@@ -224,6 +227,45 @@ def supported_encodings() -> tuple[str, ...]:
     )
 
 
+def _decoders_for(content_encoding: str | None) -> list[_Decoder]:
+    """The decoders that undo ``content_encoding``, in the order the body goes through them.
+
+    Empty when the body passes through as sent (no encoding, or one we cannot undo).
+    Raises ``RemoteProtocolError`` for more than ``MAX_ENCODINGS`` encodings.
+    """
+    names = [n.strip().lower() for n in (content_encoding or "").split(",") if n.strip()]
+    names = [n for n in names if n != "identity"]
+    if len(names) > MAX_ENCODINGS:
+        raise RemoteProtocolError(
+            f"The response has {len(names)} chained content encodings "
+            f"(at most {MAX_ENCODINGS} are accepted).",
+            request_sent=True,
+        )
+    decoders: list[_Decoder] = []
+    for name in reversed(names):
+        if name in ("gzip", "x-gzip"):
+            decoders.append(_Zlib(gzip=True))
+        elif name == "deflate":
+            decoders.append(_Zlib(gzip=False))
+        elif name == "br" and _brotli is not None:
+            decoders.append(_Brotli())
+        elif name == "zstd" and _zstandard is not None:
+            decoders.append(_Zstd())
+        else:
+            return []  # an encoding we cannot undo: hand the body over as sent
+    return decoders
+
+
+def _corrupt(exc: Exception) -> RemoteProtocolError:
+    return RemoteProtocolError(f"The response body could not be decoded: {exc}.", request_sent=True)
+
+
+def _truncated() -> RemoteProtocolError:
+    return RemoteProtocolError(
+        "The response body ended inside its compressed stream.", request_sent=True
+    )
+
+
 class BodyDecoder:
     """Undo a response's Content-Encoding chunk by chunk, within ``max_size`` bytes.
 
@@ -236,28 +278,7 @@ class BodyDecoder:
     def __init__(self, content_encoding: str | None, *, max_size: int) -> None:
         self._max_size = max_size
         self._produced = 0
-        names = [n.strip().lower() for n in (content_encoding or "").split(",") if n.strip()]
-        names = [n for n in names if n != "identity"]
-        if len(names) > MAX_ENCODINGS:
-            raise RemoteProtocolError(
-                f"The response has {len(names)} chained content encodings "
-                f"(at most {MAX_ENCODINGS} are accepted).",
-                request_sent=True,
-            )
-        decoders: list[_Decoder] = []
-        for name in reversed(names):
-            if name in ("gzip", "x-gzip"):
-                decoders.append(_Zlib(gzip=True))
-            elif name == "deflate":
-                decoders.append(_Zlib(gzip=False))
-            elif name == "br" and _brotli is not None:
-                decoders.append(_Brotli())
-            elif name == "zstd" and _zstandard is not None:
-                decoders.append(_Zstd())
-            else:
-                decoders = []  # an encoding we cannot undo: hand the body over as sent
-                break
-        self._decoders = decoders
+        self._decoders = _decoders_for(content_encoding)
 
     @property
     def identity(self) -> bool:
@@ -295,14 +316,9 @@ class BodyDecoder:
                 # Empty unless output was held back by the bound, which raised above.
                 out += decoder.flush()
                 if decoder.truncated:
-                    raise RemoteProtocolError(
-                        "The response body ended inside its compressed stream.",
-                        request_sent=True,
-                    )
+                    raise _truncated()
         except _DECODE_ERRORS as exc:
-            raise RemoteProtocolError(
-                f"The response body could not be decoded: {exc}.", request_sent=True
-            ) from None
+            raise _corrupt(exc) from None
         return bytes(out)
 
     def flush(self) -> bytes:
@@ -311,3 +327,109 @@ class BodyDecoder:
         for decoder in self._decoders:
             out = self._run(decoder, out, final=True)
         return self._count(out)
+
+
+class StreamDecoder:
+    """Undo a streamed response's Content-Encoding, one bounded piece at a time.
+
+    Pull style: ``feed`` the bytes received once ``read`` returns ``b""``, and ``feed_eof``
+    when the body ends. No total bound (a stream may be endless): each ``read`` returns at
+    most ``window`` bytes, and each decoding stage holds at most a window of pending input
+    and hands on at most a window (plus one decoder step: about 32 KiB for br, one 128 KiB
+    block for zstd), so a decompression bomb inflates one piece at a time. Unknown
+    encodings leave the body as it is. Raises ``RemoteProtocolError`` for too many
+    encodings, a corrupt stream, or a compressed stream the body ended inside.
+    """
+
+    __slots__ = (
+        "_decoders",
+        "_eof",
+        "_held",
+        "_input",
+        "_input_at",
+        "_pending",
+        "_ready",
+        "_ready_at",
+        "_window",
+    )
+
+    def __init__(self, content_encoding: str | None, *, window: int = 64 * 1024) -> None:
+        if window < 1:
+            raise ValueError(f"window must be at least 1 byte, not {window}.")
+        self._decoders = _decoders_for(content_encoding)
+        self._window = window
+        self._eof = False
+        # Bytes fed and not yet handed to the first stage (or, for identity, returned).
+        self._input = b""
+        self._input_at = 0
+        # Each stage's input not yet decoded, and whether it may hold output back.
+        self._pending = [b""] * len(self._decoders)
+        self._held = [False] * len(self._decoders)
+        # The last stage's output not yet returned.
+        self._ready = b""
+        self._ready_at = 0
+
+    @property
+    def identity(self) -> bool:
+        """True when the body passes through unchanged."""
+        return not self._decoders
+
+    def feed(self, data: bytes) -> None:
+        """Add bytes of the body as received; call it once ``read`` returned ``b""``.
+
+        Raises ``RuntimeError`` after ``feed_eof``.
+        """
+        if self._eof:
+            raise RuntimeError("StreamDecoder.feed() was called after feed_eof().")
+        self._input = self._input[self._input_at :] + data
+        self._input_at = 0
+
+    def feed_eof(self) -> None:
+        """Mark the end of the body."""
+        self._eof = True
+
+    def read(self) -> bytes:
+        """The next decoded piece (at most ``window`` bytes).
+
+        ``b""`` means more input is needed or, after ``feed_eof``, the body is done.
+        Raises ``RemoteProtocolError`` for a corrupt stream, and after ``feed_eof`` for a
+        compressed stream cut short (once everything decoded before the cut is returned).
+        """
+        if not self._decoders:
+            return self._take_input()
+        if self._ready_at >= len(self._ready):
+            try:
+                self._ready = self._pull(len(self._decoders) - 1)
+            except _DECODE_ERRORS as exc:
+                raise _corrupt(exc) from None
+            self._ready_at = 0
+            if not self._ready:
+                if self._eof and any(decoder.truncated for decoder in self._decoders):
+                    raise _truncated()
+                return b""
+        start = self._ready_at
+        self._ready_at = start + self._window
+        return self._ready[start : self._ready_at]
+
+    def _take_input(self) -> bytes:
+        start = self._input_at
+        self._input_at = start + self._window
+        return self._input[start : self._input_at]
+
+    def _pull(self, stage: int) -> bytes:
+        """Some output of ``stage``; ``b""`` when it needs input nobody has fed yet."""
+        decoder = self._decoders[stage]
+        while True:
+            data = self._pending[stage]
+            if not data and not self._held[stage]:
+                data = self._pull(stage - 1) if stage else self._take_input()
+                if not data:
+                    return b""
+            out = decoder.decompress(data, self._window)
+            self._pending[stage] = decoder.tail
+            # A full step: the decoder may hold more output back (zlib does, inside a
+            # long match); ask again with no input before pulling more. flush() is never
+            # needed then, and never called: it has no output bound.
+            self._held[stage] = len(out) >= self._window
+            if out:
+                return out
