@@ -41,6 +41,7 @@ from ._errors import (
     RemoteProtocolError,
     ResponseTooLargeError,
     SDKError,
+    StreamClosedError,
     TooManyRedirects,
     UnprocessableEntityError,
     WriteError,
@@ -51,6 +52,7 @@ from ._models import Request, Response
 from ._redirect import RedirectDecision, RedirectReason, redirect_request
 from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry, parse_retry_after
 from ._sentinel import NOT_GIVEN, NotGiven
+from ._sse import ServerSentEvent
 from ._statistics import PoolStatistics
 from ._status import STATUS_ERRORS, error_class_for, parse_error_body, status_error
 from ._url import URL, build_url
@@ -105,7 +107,9 @@ __all__ = [
     "RetryReason",
     "SDKError",
     "SendRequest",
+    "ServerSentEvent",
     "Sleep",
+    "StreamClosedError",
     "Timeout",
     "TooManyRedirects",
     "UnprocessableEntityError",

@@ -37,6 +37,7 @@ __all__ = [
     "RemoteProtocolError",
     "ResponseTooLargeError",
     "SDKError",
+    "StreamClosedError",
     "TooManyRedirects",
     "UnprocessableEntityError",
     "WriteError",
@@ -54,6 +55,10 @@ class InvalidRequestError(SDKError, ValueError):
 
 class CallStateError(SDKError, RuntimeError):
     """A driver fed a ``Call`` an input its current state does not accept."""
+
+
+class StreamClosedError(SDKError, RuntimeError):
+    """A streamed response body was read a second time, or after it was closed."""
 
 
 class APIError(SDKError):

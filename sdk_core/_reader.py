@@ -1,4 +1,5 @@
-"""``ResponseReader``: from a codec's events to a whole ``Response``, body decoded.
+"""From a codec's events to a response: ``ResponseReader`` reads it whole, body decoded;
+``StreamReader`` hands over the head and then the decoded body piece by piece.
 
 The h11 transports only move bytes: they feed what they read and ask for the next
 step, so the assembly and its bounds live here once, for threads and async alike.
@@ -6,11 +7,11 @@ step, so the assembly and its bounds live here once, for threads and async alike
 
 from __future__ import annotations
 
-from ._decoding import BodyDecoder
+from ._decoding import BodyDecoder, StreamDecoder
 from ._http11 import NEED_DATA, BodyChunk, ClientCodec, ResponseEnd, ResponseHead, _NeedData
 from ._models import Request, Response
 
-__all__ = ["ResponseReader"]
+__all__ = ["ResponseReader", "StreamReader"]
 
 
 class ResponseReader:
@@ -62,3 +63,62 @@ class ResponseReader:
                     request=self._request,
                 )
                 return response, event.reusable
+
+
+class StreamReader:
+    """Read one response from ``codec`` as a stream: ``head()`` until it returns the head
+    (a ``Response`` with empty content), then ``body()`` for each decoded piece of at most
+    ``window`` bytes. Either returns ``NEED_DATA`` when the caller must read from the
+    connection and ``feed()`` it (b"" at EOF). ``body()`` returns b"" at the end of the
+    body, and from then on; ``reusable`` then says whether the connection may be pooled.
+
+    Raises ``RemoteProtocolError`` for a bad response or a corrupt or truncated encoded
+    body. The reader holds at most one read of raw bytes and the decoder's bounded state.
+    """
+
+    __slots__ = ("_codec", "_decoder", "_ended", "_request", "_window", "reusable")
+
+    def __init__(self, codec: ClientCodec, request: Request, *, window: int) -> None:
+        self._codec = codec
+        self._request = request
+        self._window = window
+        self._decoder: StreamDecoder | None = None
+        self._ended = False
+        #: True once the body ended and the connection may carry another request.
+        self.reusable = False
+
+    def feed(self, data: bytes) -> None:
+        """Bytes read from the connection; b"" means EOF."""
+        self._codec.feed(data)
+
+    def head(self) -> Response | _NeedData:
+        """The response head, or ``NEED_DATA``."""
+        event = self._codec.next_event()
+        if event is NEED_DATA:
+            return NEED_DATA
+        # The codec yields the head before anything else of a response.
+        assert isinstance(event, ResponseHead)
+        self._decoder = StreamDecoder(event.headers.first("content-encoding"), window=self._window)
+        return Response(event.status_code, headers=event.headers, request=self._request)
+
+    def body(self) -> bytes | _NeedData:
+        """The next decoded piece of the body, b"" at its end, or ``NEED_DATA``."""
+        decoder = self._decoder
+        assert decoder is not None, "body() before head()"
+        codec = self._codec
+        while True:
+            piece = decoder.read()
+            if piece or self._ended:
+                return piece
+            event = codec.next_event()
+            if event is NEED_DATA:
+                return NEED_DATA
+            if isinstance(event, BodyChunk):
+                decoder.feed(event.data)
+            else:
+                assert isinstance(event, ResponseEnd)
+                decoder.feed_eof()
+                self._ended = True
+                if event.reusable:
+                    codec.start_next_cycle()
+                    self.reusable = True

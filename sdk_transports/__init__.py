@@ -18,16 +18,19 @@ if TYPE_CHECKING:
     from ._mock import MockTransport
     from ._protocols import AsyncTransport, Transport
     from ._sockets import SocketTransport
+    from ._streaming import AsyncStreamResponse, StreamResponse
 
 __all__ = [
     "AnyioTransport",
     "AsyncClient",
     "AsyncHttpcoreTransport",
+    "AsyncStreamResponse",
     "AsyncTransport",
     "Client",
     "HttpcoreTransport",
     "MockTransport",
     "SocketTransport",
+    "StreamResponse",
     "Transport",
 ]
 
@@ -36,11 +39,13 @@ _HOMES = {
     "AnyioTransport": "_anyio_transport",
     "AsyncClient": "_async_client",
     "AsyncHttpcoreTransport": "_httpcore",
+    "AsyncStreamResponse": "_streaming",
     "AsyncTransport": "_protocols",
     "Client": "_client",
     "HttpcoreTransport": "_httpcore",
     "MockTransport": "_mock",
     "SocketTransport": "_sockets",
+    "StreamResponse": "_streaming",
     "Transport": "_protocols",
 }
 

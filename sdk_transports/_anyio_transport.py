@@ -22,7 +22,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
@@ -42,13 +42,13 @@ from sdk_core import (
     WriteTimeout,
 )
 from sdk_core._fastcodec import new_codec
-from sdk_core._http11 import NEED_DATA
+from sdk_core._http11 import NEED_DATA, _NeedData
 from sdk_core._pool import Lease, Outcome, PoolState
-from sdk_core._reader import ResponseReader
+from sdk_core._reader import ResponseReader, StreamReader
 from sdk_core._statistics import PoolStatistics
 
 from ._lifecycle import close_socket_now, current_loop, loop_may_still_run
-from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
+from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW, AsyncResponseStream
 from ._sockcheck import is_readable
 from ._tls import CertTypes, VerifyTypes, make_ssl_context
 
@@ -58,6 +58,7 @@ _READ_SIZE = 64 * 1024
 _EARLY_LIMIT = 1024 * 1024  # at most this much of an early answer is read while sending
 _STREAM_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError)
 _HIGH_WATER = 256 * 1024  # the asyncio stream stops reading with this much unread
+_T = TypeVar("_T")
 
 
 class _AsyncioStream(asyncio.Protocol):
@@ -389,8 +390,9 @@ class AnyioTransport:
             raise ConnectError(f"ConnectError: {exc}", request=request) from exc
         return _Connection(stream)
 
-    async def handle_async_request(self, request: Request, timeout: Timeout) -> Response:
-        """Send ``request`` once and read the whole response."""
+    async def _checkout(self, request: Request, timeout: Timeout) -> tuple[Lease, _Connection, int]:
+        """A lease, its connection (a live pooled one, or one opened here) and the pool's
+        epoch. On failure or cancellation nothing is held."""
         if current_loop() is not self._loop:
             self._check_loop()
         epoch = self._epoch
@@ -402,26 +404,67 @@ class AnyioTransport:
                 await self._release(lease, reusable=False)
                 continue
             break
+        if conn is None:
+            try:
+                conn = await self._open(request, timeout)
+            except BaseException:
+                if epoch == self._epoch:
+                    await self._release(lease, reusable=False)
+                raise
+            self._connections[lease.connection] = conn
+            self._pool.opened(lease.connection)
+        return lease, conn, epoch
+
+    async def _finish(self, lease: Lease, conn: _Connection, epoch: int, reusable: bool) -> None:
+        """Give ``lease`` back (shielded closes), or close ``conn`` at once when the pool
+        moved to another loop meanwhile."""
+        if epoch == self._epoch:
+            await self._release(lease, reusable)
+        else:
+            conn.close_now()
+
+    async def handle_async_request(self, request: Request, timeout: Timeout) -> Response:
+        """Send ``request`` once and read the whole response."""
+        lease, conn, epoch = await self._checkout(request, timeout)
         reusable = False
         try:
-            if conn is None:
-                conn = await self._open(request, timeout)
-                self._connections[lease.connection] = conn
-                self._pool.opened(lease.connection)
-            response, reusable = await self._exchange(conn, request, timeout)
+            reader = ResponseReader(conn.codec, request, max_size=self._max_response_size)
+            (response, reusable), sent = await self._exchange(
+                conn, request, timeout, reader.step, reader.feed
+            )
+            reusable = reusable and sent
         finally:
-            if epoch == self._epoch:
-                await self._release(lease, reusable)
-            elif conn is not None:  # finalised after the pool moved to another loop
-                conn.close_now()
+            await self._finish(lease, conn, epoch, reusable)
         return response
 
+    async def open_async_stream(
+        self, request: Request, timeout: Timeout
+    ) -> tuple[Response, AsyncResponseStream]:
+        """Send ``request`` once and read the response head; the body follows as a
+        stream that holds the connection until it ends or is closed. On failure or
+        cancellation nothing is held."""
+        lease, conn, epoch = await self._checkout(request, timeout)
+        try:
+            reader = StreamReader(conn.codec, request, window=STREAM_WINDOW)
+            head, sent = await self._exchange(conn, request, timeout, reader.head, reader.feed)
+        except BaseException:
+            await self._finish(lease, conn, epoch, False)
+            raise
+        return head, _AnyioResponseStream(self, lease, conn, epoch, reader, request, sent)
+
     async def _exchange(
-        self, conn: _Connection, request: Request, timeout: Timeout
-    ) -> tuple[Response, bool]:
-        """Send ``request`` and read its response under one cancel scope whose deadline
+        self,
+        conn: _Connection,
+        request: Request,
+        timeout: Timeout,
+        step: Callable[[], _T | _NeedData],
+        feed: Callable[[bytes], None],
+    ) -> tuple[_T, bool]:
+        """Send ``request`` and read its response (``step`` until it stops returning
+        ``NEED_DATA``, ``feed`` with what arrives) under one cancel scope whose deadline
         follows the phase: ``timeout.write`` for each send, then ``timeout.read`` from
-        the end of the request and again after each chunk received."""
+        the end of the request and again after each chunk received. Returns what
+        ``step`` returned and whether the whole request went out."""
         content = request.content
         stream = conn.stream
         early: list[bytes] = []  # read while sending; b"" marks EOF
@@ -436,7 +479,7 @@ class AnyioTransport:
         deadline = self._after(timeout.read if reading else timeout.write)
         with anyio.CancelScope(deadline=deadline) as scope:
             if reading:
-                return await self._read_response(conn, request, timeout, early, scope)
+                return await self._read(conn, request, timeout, early, scope, step, feed), True
             try:
                 if written:
                     assert isinstance(stream, _AsyncioStream)
@@ -455,14 +498,14 @@ class AnyioTransport:
                 # large upload): that answer, when it arrived, is what the caller gets.
                 scope.deadline = self._after(timeout.read)
                 try:
-                    response, _ = await self._read_response(conn, request, timeout, early, scope)
+                    result = await self._read(conn, request, timeout, early, scope, step, feed)
                 except APIError:
                     raise error from exc
-                return response, False
+                return result, False
             reading = True
             if timeout.read is not None or timeout.write is not None:
                 scope.deadline = self._after(timeout.read)
-            return await self._read_response(conn, request, timeout, early, scope)
+            return await self._read(conn, request, timeout, early, scope, step, feed), True
         # Only the scope's own deadline gets here (an outer cancellation propagates).
         if write_error is not None:  # no answer came in time: the send's failure it is
             raise write_error[0] from write_error[1]
@@ -530,40 +573,30 @@ class AnyioTransport:
         if failure is not None:
             raise failure
 
-    async def _read_response(
+    async def _read(
         self,
         conn: _Connection,
         request: Request,
         timeout: Timeout,
         early: list[bytes],
         scope: anyio.CancelScope,
-    ) -> tuple[Response, bool]:
-        """Read the response; ``scope``'s deadline, set by the caller for the first
-        receive, moves ``timeout.read`` ahead before each later one."""
-        codec, stream = conn.codec, conn.stream
-        reader = ResponseReader(codec, request, max_size=self._max_response_size)
+        step: Callable[[], _T | _NeedData],
+        feed: Callable[[bytes], None],
+    ) -> _T:
+        """Read until ``step`` has its result; ``scope``'s deadline, set by the caller for
+        the first receive, moves ``timeout.read`` ahead before each later one."""
         for data in early:
-            reader.feed(data)
+            feed(data)
         first = True
         while True:
-            step = reader.step()
-            if step is not NEED_DATA:
-                return step
+            result = step()
+            if result is not NEED_DATA:
+                return result
             if first:
                 first = False
             elif timeout.read is not None:
                 scope.deadline = self._clock() + timeout.read
-            try:
-                data = await stream.receive(_READ_SIZE)
-            except anyio.EndOfStream:
-                data = b""
-            except TimeoutError:  # the OS's, not the scope's
-                raise ReadTimeout(
-                    f"ReadTimeout: no data for {timeout.read} s.", request=request
-                ) from None
-            except _STREAM_ERRORS as exc:
-                raise ReadError(f"ReadError: {exc}", request=request) from exc
-            reader.feed(data)
+            feed(await _receive(conn, request, timeout.read))
 
     def statistics(self) -> PoolStatistics:
         """Connections in use, idle, and requests waiting for one."""
@@ -584,3 +617,76 @@ class AnyioTransport:
             for event, _ in self._waiting.values():
                 event.set()
             self._waiting.clear()
+
+
+async def _receive(conn: _Connection, request: Request, timeout: float | None) -> bytes:
+    """The next bytes from ``conn`` (b"" at EOF), stream errors made typed."""
+    try:
+        return await conn.stream.receive(_READ_SIZE)
+    except anyio.EndOfStream:
+        return b""
+    except TimeoutError:  # the OS's, not a cancel scope's
+        raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.", request=request) from None
+    except _STREAM_ERRORS as exc:
+        raise ReadError(f"ReadError: {exc}", request=request) from exc
+
+
+class _AnyioResponseStream:
+    """The body of a response from ``AnyioTransport.open_async_stream``."""
+
+    __slots__ = ("_conn", "_epoch", "_lease", "_may_reuse", "_reader", "_request", "_transport")
+
+    def __init__(
+        self,
+        transport: AnyioTransport,
+        lease: Lease,
+        conn: _Connection,
+        epoch: int,
+        reader: StreamReader,
+        request: Request,
+        may_reuse: bool,
+    ) -> None:
+        self._transport: AnyioTransport | None = transport
+        self._lease = lease
+        self._conn = conn
+        self._epoch = epoch
+        self._reader = reader
+        self._request = request
+        self._may_reuse = may_reuse
+
+    async def read_chunk(self, timeout: float | None) -> bytes:
+        """The next decoded piece of the body, b"" at its end; ``timeout`` bounds this
+        call. Raises ``ReadTimeout``, ``ReadError`` or ``RemoteProtocolError``; on those
+        and on cancellation the connection is closed and released (shielded)."""
+        transport = self._transport
+        if transport is None:
+            return b""
+        reader, conn = self._reader, self._conn
+        piece = b""
+        try:
+            with anyio.CancelScope(deadline=transport._after(timeout)) as scope:
+                while True:
+                    step = reader.body()
+                    if isinstance(step, bytes):
+                        piece = step
+                        break
+                    reader.feed(await _receive(conn, self._request, timeout))
+            if scope.cancelled_caught:
+                raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.", request=self._request)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._finish(reusable=False)
+            raise
+        if not piece:
+            await self._finish(reusable=reader.reusable and self._may_reuse)
+        return piece
+
+    async def _finish(self, *, reusable: bool) -> None:
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport._finish(self._lease, self._conn, self._epoch, reusable)
+
+    async def aclose(self) -> None:
+        """Release the connection, closed unless the body was read to its end; shielded."""
+        with anyio.CancelScope(shield=True):
+            await self._finish(reusable=False)

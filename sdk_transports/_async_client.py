@@ -6,8 +6,10 @@ It waits through anyio, so the same code runs on asyncio and on trio.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
 import anyio
@@ -23,6 +25,7 @@ from sdk_core import (
     Limits,
     NotGiven,
     RandomSource,
+    Request,
     Response,
     RetryBudget,
     RetryPolicy,
@@ -41,7 +44,8 @@ from ._client_base import (
     log_decision,
     logger,
 )
-from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, AsyncTransport
+from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, AsyncResponseStream, AsyncTransport
+from ._streaming import AsyncStreamResponse, BufferedAsyncStream, read_whole_async
 from ._tls import CertTypes, VerifyTypes
 
 __all__ = ["AsyncClient"]
@@ -170,6 +174,104 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             else:
                 raise event.error
 
+    def stream(
+        self, method: str, path: str, **kwargs: Unpack[RequestKwargs]
+    ) -> AbstractAsyncContextManager[AsyncStreamResponse]:
+        """Make one API call (with its retries); ``async with client.stream(...) as
+        response`` gives the successful response as soon as its head arrives, and gives
+        the connection back at the end of the block. Read the body with ``aiter_bytes``,
+        ``aiter_lines``, ``aiter_events`` or ``aread``.
+
+        Retries, redirects, error statuses, the hard ``Timeout(total=...)`` deadline
+        (which bounds the body's reads too) and cancellation work as for ``request``.
+        """
+        return _StreamCall(self, method, path, kwargs)
+
+    async def _open_stream(
+        self, method: str, path: str, kwargs: RequestKwargs
+    ) -> AsyncStreamResponse:
+        request, options = self._config.prepare(method, path, kwargs)
+        shared = self._shared
+        if shared.closed:
+            raise ConnectError("ConnectError: the client is closed.", request=request)
+        if shared.pid != os.getpid():
+            shared.after_fork()
+        clock, transport = shared.clock, shared.transport
+        opener = getattr(transport, "open_async_stream", None)
+        call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
+        deadline = call.deadline
+        debug = logger.isEnabledFor(logging.DEBUG)
+        body: AsyncResponseStream | None = None  # the body of a 2xx head, until Completed
+        try:
+            while True:
+                event = call.next_event()
+                if body is not None and not isinstance(event, Completed):
+                    await body.aclose()  # a 2xx the call does not accept (x-should-retry)
+                    body = None
+                if isinstance(event, SendRequest):
+                    if debug:
+                        log_attempt(event.request, call.attempts)
+                    try:
+                        with anyio.move_on_after(
+                            math.inf if deadline is None else max(deadline - clock(), 0.0)
+                        ) as scope:
+                            head, stream = await self._open_attempt(
+                                transport, opener, event.request, event.timeout
+                            )
+                            if not head.is_success:
+                                head = await read_whole_async(
+                                    head,
+                                    stream,
+                                    max_size=shared.max_response_size,
+                                    timeout=event.timeout.read,
+                                )
+                            else:
+                                body = stream
+                        if scope.cancelled_caught:
+                            raise DeadlineExceeded(
+                                "The call's total timeout ran out during an attempt.",
+                                request=event.request,
+                            )
+                    except APIError as exc:
+                        call.receive_error(exc, now=clock())
+                        outcome = type(exc).__name__
+                    else:
+                        call.receive_response(head, now=clock(), wall_time=shared.wall_clock())
+                        outcome = str(head.status_code)
+                    if debug:
+                        log_decision(call.decisions[-1], outcome)
+                elif isinstance(event, Sleep):
+                    await shared.sleep(event.seconds)
+                elif isinstance(event, Completed):
+                    response, handed = event.response, body
+                    body = None
+                    return AsyncStreamResponse(
+                        response,
+                        handed if handed is not None else BufferedAsyncStream(response.content),
+                        read_timeout=options.timeout.read,
+                        deadline=deadline,
+                        clock=clock,
+                        max_size=shared.max_response_size,
+                    )
+                else:
+                    raise event.error
+        finally:
+            if body is not None:  # cancelled or failed between the head and the hand-over
+                await body.aclose()
+
+    @staticmethod
+    async def _open_attempt(
+        transport: AsyncTransport,
+        opener: Callable[[Request, Timeout], Awaitable[tuple[Response, AsyncResponseStream]]]
+        | None,
+        request: Request,
+        timeout: Timeout,
+    ) -> tuple[Response, AsyncResponseStream]:
+        if opener is not None:
+            return await opener(request, timeout)
+        head = await transport.handle_async_request(request, timeout)
+        return head, BufferedAsyncStream(head.content)
+
     async def get(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
         """``await request("GET", path, ...)``."""
         return await self.request("GET", path, **kwargs)
@@ -209,3 +311,28 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class _StreamCall(AbstractAsyncContextManager[AsyncStreamResponse]):
+    """What ``AsyncClient.stream`` returns: ``async with`` makes the call and closes the
+    response at the end of the block."""
+
+    __slots__ = ("_args", "_client", "_response")
+
+    def __init__(self, client: AsyncClient, method: str, path: str, kwargs: RequestKwargs) -> None:
+        self._client = client
+        self._args = (method, path, kwargs)
+        self._response: AsyncStreamResponse | None = None
+
+    async def __aenter__(self) -> AsyncStreamResponse:
+        self._response = await self._client._open_stream(*self._args)
+        return self._response
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._response is not None:
+            await self._response.aclose()

@@ -37,8 +37,9 @@ from ._client_base import (
     logger,
 )
 from ._lifecycle import current_pid
-from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, Transport
+from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, ResponseStream, Transport
 from ._sockets import SocketTransport
+from ._streaming import BufferedStream, StreamResponse, read_whole
 from ._tls import CertTypes, VerifyTypes
 
 __all__ = ["Client"]
@@ -148,6 +149,78 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
                 return event.response
             else:
                 raise event.error
+
+    def stream(self, method: str, path: str, **kwargs: Unpack[RequestKwargs]) -> StreamResponse:
+        """Make one API call (with its retries) and return the successful response as
+        soon as its head arrives; read the body from the ``StreamResponse``, in a
+        ``with`` block, which gives the connection back.
+
+        Retries, redirects and error statuses work as for ``request`` (an error body is
+        read whole, within ``max_response_size``, to build the error). A transport
+        without ``open_stream`` reads the body whole and hands it over in pieces.
+        ``Timeout(total=...)`` bounds the body's reads too.
+        """
+        request, options = self._config.prepare(method, path, kwargs)
+        shared = self._shared
+        if shared.closed:
+            raise ConnectError("ConnectError: the client is closed.", request=request)
+        if shared.pid != current_pid():
+            shared.after_fork()
+        clock, transport = shared.clock, shared.transport
+        opener = getattr(transport, "open_stream", None)
+        call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
+        debug = logger.isEnabledFor(logging.DEBUG)
+        body: ResponseStream | None = None  # the body of a 2xx head, until Completed
+        try:
+            while True:
+                event = call.next_event()
+                if body is not None and not isinstance(event, Completed):
+                    body.close()  # a 2xx the call does not accept (x-should-retry)
+                    body = None
+                if isinstance(event, SendRequest):
+                    if debug:
+                        log_attempt(event.request, call.attempts)
+                    try:
+                        if opener is not None:
+                            head, stream = opener(event.request, event.timeout)
+                        else:
+                            head = transport.handle_request(event.request, event.timeout)
+                            stream = BufferedStream(head.content)
+                        if not head.is_success:
+                            head = read_whole(
+                                head,
+                                stream,
+                                max_size=shared.max_response_size,
+                                timeout=event.timeout.read,
+                            )
+                        else:
+                            body = stream
+                    except APIError as exc:
+                        call.receive_error(exc, now=clock())
+                        outcome = type(exc).__name__
+                    else:
+                        call.receive_response(head, now=clock(), wall_time=shared.wall_clock())
+                        outcome = str(head.status_code)
+                    if debug:
+                        log_decision(call.decisions[-1], outcome)
+                elif isinstance(event, Sleep):
+                    shared.sleep(event.seconds)
+                elif isinstance(event, Completed):
+                    response, handed = event.response, body
+                    body = None
+                    return StreamResponse(
+                        response,
+                        handed if handed is not None else BufferedStream(response.content),
+                        read_timeout=options.timeout.read,
+                        deadline=call.deadline,
+                        clock=clock,
+                        max_size=shared.max_response_size,
+                    )
+                else:
+                    raise event.error
+        finally:
+            if body is not None:  # interrupted between the head and the hand-over
+                body.close()
 
     def get(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
         """``request("GET", path, ...)``."""

@@ -31,11 +31,11 @@ from sdk_core import (
 from sdk_core._fastcodec import new_codec
 from sdk_core._http11 import NEED_DATA
 from sdk_core._pool import Lease, Outcome, PoolState
-from sdk_core._reader import ResponseReader
+from sdk_core._reader import ResponseReader, StreamReader
 from sdk_core._statistics import PoolStatistics
 
 from ._lifecycle import current_pid, fork_lock
-from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
+from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW, ResponseStream
 from ._sockcheck import is_readable
 from ._tls import CertTypes, VerifyTypes, make_ssl_context
 
@@ -184,8 +184,8 @@ class SocketTransport:
 
     # -- one request ---------------------------------------------------------------
 
-    def handle_request(self, request: Request, timeout: Timeout) -> Response:
-        """Send ``request`` once and read the whole response."""
+    def _checkout(self, request: Request, timeout: Timeout) -> tuple[Lease, _Connection]:
+        """A lease and its connection: a live pooled one, or a new one opened here."""
         if self._pid != current_pid():
             self._check_pid()
         conn: _Connection | None = None
@@ -196,21 +196,49 @@ class SocketTransport:
                 self._release(lease, reusable=False)  # closed by the server while idle
                 continue
             break
+        if conn is None:
+            try:
+                conn = self._open(request, timeout)
+            except BaseException:
+                self._release(lease, reusable=False)
+                raise
+            with self._lock:
+                self._connections[lease.connection] = conn
+                self._pool.opened(lease.connection)
+        return lease, conn
+
+    def handle_request(self, request: Request, timeout: Timeout) -> Response:
+        """Send ``request`` once and read the whole response."""
+        lease, conn = self._checkout(request, timeout)
         reusable = False
         try:
-            if conn is None:
-                conn = self._open(request, timeout)
-                with self._lock:
-                    self._connections[lease.connection] = conn
-                    self._pool.opened(lease.connection)
             response, reusable = self._exchange(conn, request, timeout)
         finally:
             self._release(lease, reusable)
         return response
 
-    def _exchange(
-        self, conn: _Connection, request: Request, timeout: Timeout
-    ) -> tuple[Response, bool]:
+    def open_stream(self, request: Request, timeout: Timeout) -> tuple[Response, ResponseStream]:
+        """Send ``request`` once and read the response head; the body follows as a stream
+        that holds the connection until it ends or is closed."""
+        lease, conn = self._checkout(request, timeout)
+        write_error: WriteError | None = None
+        try:
+            write_error = self._send(conn, request, timeout)
+            reader = StreamReader(conn.codec, request, window=STREAM_WINDOW)
+            conn.sock.settimeout(timeout.read)
+            while (head := reader.head()) is NEED_DATA:
+                reader.feed(self._recv(conn, request, timeout.read))
+        except BaseException as exc:
+            self._release(lease, reusable=False)
+            if write_error is not None and isinstance(exc, APIError):
+                raise write_error from exc
+            raise
+        return head, _SocketStream(self, lease, conn, reader, request, write_error is None)
+
+    def _send(self, conn: _Connection, request: Request, timeout: Timeout) -> WriteError | None:
+        """Write ``request``. A broken connection is returned, not raised: a server may
+        answer and close before reading the whole body (413 during a large upload), and
+        that answer, when it arrived, is what the caller gets."""
         codec, sock = conn.codec, conn.sock
         content = request.content
         try:
@@ -227,34 +255,41 @@ class SocketTransport:
             raise WriteTimeout(message, request=request) from None
         except OSError as exc:
             error = WriteError(f"WriteError: {exc}", request=request)
-            # A server may answer and close before reading the whole body (413 during a
-            # large upload): that answer, when it arrived, is what the caller gets.
-            try:
-                response, _ = self._read_response(conn, request, timeout)
-            except APIError:
-                raise error from exc
-            return response, False
-        return self._read_response(conn, request, timeout)
+            error.__cause__ = exc
+            return error
+        return None
+
+    def _exchange(
+        self, conn: _Connection, request: Request, timeout: Timeout
+    ) -> tuple[Response, bool]:
+        write_error = self._send(conn, request, timeout)
+        if write_error is None:
+            return self._read_response(conn, request, timeout)
+        try:
+            response, _ = self._read_response(conn, request, timeout)
+        except APIError:
+            raise write_error from write_error.__cause__
+        return response, False
+
+    @staticmethod
+    def _recv(conn: _Connection, request: Request, timeout: float | None) -> bytes:
+        try:
+            return conn.sock.recv(_READ_SIZE)
+        except TimeoutError:
+            raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.", request=request) from None
+        except OSError as exc:
+            raise ReadError(f"ReadError: {exc}", request=request) from exc
 
     def _read_response(
         self, conn: _Connection, request: Request, timeout: Timeout
     ) -> tuple[Response, bool]:
-        codec, sock = conn.codec, conn.sock
-        sock.settimeout(timeout.read)
-        reader = ResponseReader(codec, request, max_size=self._max_response_size)
+        conn.sock.settimeout(timeout.read)
+        reader = ResponseReader(conn.codec, request, max_size=self._max_response_size)
         while True:
             step = reader.step()
             if step is not NEED_DATA:
                 return step
-            try:
-                data = sock.recv(_READ_SIZE)
-            except TimeoutError:
-                raise ReadTimeout(
-                    f"ReadTimeout: no data for {timeout.read} s.", request=request
-                ) from None
-            except OSError as exc:
-                raise ReadError(f"ReadError: {exc}", request=request) from exc
-            reader.feed(data)
+            reader.feed(self._recv(conn, request, timeout.read))
 
     def statistics(self) -> PoolStatistics:
         """Connections in use, idle, and requests waiting for one."""
@@ -274,3 +309,62 @@ class SocketTransport:
             for event, _ in self._waiting.values():
                 event.set()
             self._waiting.clear()
+
+
+class _SocketStream:
+    """The body of a response from ``SocketTransport.open_stream``."""
+
+    __slots__ = ("_conn", "_lease", "_may_reuse", "_reader", "_request", "_transport")
+
+    def __init__(
+        self,
+        transport: SocketTransport,
+        lease: Lease,
+        conn: _Connection,
+        reader: StreamReader,
+        request: Request,
+        may_reuse: bool,
+    ) -> None:
+        self._transport: SocketTransport | None = transport
+        self._lease = lease
+        self._conn = conn
+        self._reader = reader
+        self._request = request
+        self._may_reuse = may_reuse
+
+    def read_chunk(self, timeout: float | None) -> bytes:
+        """The next decoded piece of the body, b"" at its end; ``timeout`` bounds this
+        call. Raises ``ReadTimeout``, ``ReadError`` or ``RemoteProtocolError``, and
+        then the connection is closed and released."""
+        if self._transport is None:
+            return b""
+        reader, conn = self._reader, self._conn
+        end = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                step = reader.body()
+                if isinstance(step, bytes):
+                    piece = step
+                    break
+                # ``timeout`` bounds the whole call, however many receives it takes.
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    message = f"ReadTimeout: no data for {timeout} s."
+                    raise ReadTimeout(message, request=self._request)
+                conn.sock.settimeout(left)
+                reader.feed(SocketTransport._recv(conn, self._request, timeout))
+        except BaseException:
+            self._finish(reusable=False)
+            raise
+        if not piece:
+            self._finish(reusable=reader.reusable and self._may_reuse)
+        return piece
+
+    def _finish(self, *, reusable: bool) -> None:
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport._release(self._lease, reusable)
+
+    def close(self) -> None:
+        """Release the connection; closed unless the body was read to its end."""
+        self._finish(reusable=False)

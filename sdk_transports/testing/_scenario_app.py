@@ -223,6 +223,9 @@ class ScenarioApp:
         if route == "slow-body" and not args:
             await _slow_body(request, request_id, send)
             return
+        if route == "sse" and not args:
+            await _sse(request, request_id, send)
+            return
         if route == "slow-headers" and not args:
             await anyio.sleep(_number(request, "delay", _DEFAULT_DELAY))
             await _send(send, _json(200, {"ok": True, "route": "slow-headers"}), request_id)
@@ -375,6 +378,30 @@ async def _slow_body(request: _Request, request_id: bytes, send: Send) -> None:
     await send({"type": "http.response.body", "body": _SLOW_BODY[:half], "more_body": True})
     await anyio.sleep(delay)
     await send({"type": "http.response.body", "body": _SLOW_BODY[half:], "more_body": False})
+
+
+async def _sse(request: _Request, request_id: bytes, send: Send) -> None:
+    """``/sse?count=N&delay=S``: ``text/event-stream`` of N events (chunked, one write
+    per event, ``delay`` seconds apart): event ``tick`` with JSON data ``{"n": i}`` and
+    id ``i``, a comment line first and a two-line ``data`` in the last event."""
+    count = min(_integer(request, "count", 3), 10_000)
+    delay = _number(request, "delay", 0.0)
+    headers: Headers = [
+        (b"x-request-id", request_id),
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b": stream opened\n\n", "more_body": True})
+    for i in range(count):
+        if i and delay:
+            await anyio.sleep(delay)
+        data = b'data: {"n": %d}\n' % i
+        if i == count - 1:
+            data += b"data: last\n"
+        event = b"event: tick\nid: %d\n" % i + data + b"\n"
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
