@@ -51,10 +51,10 @@ class Request:
             raise InvalidRequestError(f"Invalid HTTP method {method!r}.")
         self.method = method.upper()
         self.url = url if isinstance(url, URL) else URL.parse(url)
-        hdrs = Headers(headers)
-        if isinstance(content, bytes | bytearray | memoryview):
+        hdrs = headers if type(headers) is Headers else Headers(headers)  # immutable: shared
+        if type(content) is bytes or isinstance(content, bytes | bytearray | memoryview):
             content = bytes(content)
-            declared = hdrs.get_list("content-length")
+            declared = hdrs._lower.get("content-length")
             if declared:
                 if len(set(declared)) != 1 or declared[0] != str(len(content)):
                     raise InvalidRequestError(

@@ -137,18 +137,18 @@ def build_url(base_url: str | URL, path: str, params: ParamTypes | None = None) 
     """
     if type(path) is not str:
         raise InvalidRequestError(f"Path must be a str, not {type(path).__name__}.")
-    if _CONTROL.search(path):
-        raise InvalidRequestError("Path contains a control character (CR, LF, NUL, ...).")
-    absolute = path[:8].lower().startswith(("http://", "https://"))
     if (
-        not absolute
-        and isinstance(base_url, URL)
-        and _ALREADY_SAFE.match(path)
+        isinstance(base_url, URL)
+        and "://" not in path  # so not absolute
+        and _ALREADY_SAFE.match(path)  # so no control character either
         and "?" not in base_url.target
     ):
         base_path = base_url.target
         target = base_path.rstrip("/") + "/" + path.lstrip("/") if path else base_path
         return _with_params(URL(base_url.scheme, base_url.host, base_url.port, target), params)
+    if _CONTROL.search(path):
+        raise InvalidRequestError("Path contains a control character (CR, LF, NUL, ...).")
+    absolute = path[:8].lower().startswith(("http://", "https://"))
     if absolute:
         url = URL.parse(path)
     else:
