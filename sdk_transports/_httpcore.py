@@ -1,5 +1,6 @@
 """``HttpcoreTransport`` and ``AsyncHttpcoreTransport``: httpcore's pools behind the
-transport protocols, with every httpcore exception translated where it enters.
+transport protocols (streaming included), with every httpcore exception translated where
+it enters.
 
 A pool is only used in the process and on the event loop that made it: after
 ``os.fork()`` (sync) or under another event loop (async) the transport closes the old
@@ -8,11 +9,14 @@ pool's sockets at once, sending nothing and awaiting nothing, and makes a new po
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
 import anyio
 import httpcore
 
-from sdk_core import Limits, Request, Response, Timeout
-from sdk_core._decoding import BodyDecoder
+from sdk_core import APIError, Limits, ReadTimeout, Request, Response, Timeout
+from sdk_core._decoding import BodyDecoder, StreamDecoder
 from sdk_core._statistics import PoolStatistics
 
 from ._httpcore_common import (
@@ -30,7 +34,7 @@ from ._lifecycle import (
     fork_lock,
     loop_may_still_run,
 )
-from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
+from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW
 from ._tls import CertTypes, VerifyTypes, make_ssl_context
 
 __all__ = ["AsyncHttpcoreTransport", "HttpcoreTransport"]
@@ -100,6 +104,28 @@ class HttpcoreTransport:
             finally:
                 raw.close()
         return Response(raw.status, headers=headers, content=bytes(body), request=request)
+
+    def open_stream(
+        self, request: Request, timeout: Timeout
+    ) -> tuple[Response, HttpcoreResponseStream]:
+        """Send ``request`` once and read the response head; the body follows as a
+        ``HttpcoreResponseStream`` that holds the connection until it ends or is closed.
+        Raises as ``handle_request`` does; on failure nothing is held."""
+        if self._pid != current_pid():
+            self._check_pid()
+        if self._closed:
+            raise closed_error(request)
+        raw_request = to_httpcore_request(request, timeout, request.content)
+        with map_httpcore_exceptions(request):
+            raw = self._pool.handle_request(raw_request)
+            try:
+                headers = response_headers(raw.headers, request)
+                decoder = StreamDecoder(headers.first("content-encoding"), window=STREAM_WINDOW)
+            except BaseException:
+                raw.close()
+                raise
+        head = Response(raw.status, headers=headers, content=b"", request=request)
+        return head, HttpcoreResponseStream(raw, raw_request, request, decoder)
 
     def statistics(self) -> PoolStatistics:
         """Connections in use, idle, and requests waiting for one."""
@@ -172,6 +198,30 @@ class AsyncHttpcoreTransport:
                     await raw.aclose()
         return Response(raw.status, headers=headers, content=bytes(body), request=request)
 
+    async def open_async_stream(
+        self, request: Request, timeout: Timeout
+    ) -> tuple[Response, AsyncHttpcoreResponseStream]:
+        """Send ``request`` once and read the response head; the body follows as an
+        ``AsyncHttpcoreResponseStream`` that holds the connection until it ends or is
+        closed. Raises as ``handle_async_request`` does; on failure or cancellation
+        nothing is held."""
+        if current_loop() is not self._loop:
+            self._check_loop()
+        if self._closed:
+            raise closed_error(request)
+        raw_request = to_httpcore_request(request, timeout, request.content)
+        with map_httpcore_exceptions(request):
+            raw = await self._pool.handle_async_request(raw_request)
+            try:
+                headers = response_headers(raw.headers, request)
+                decoder = StreamDecoder(headers.first("content-encoding"), window=STREAM_WINDOW)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await raw.aclose()
+                raise
+        head = Response(raw.status, headers=headers, content=b"", request=request)
+        return head, AsyncHttpcoreResponseStream(raw, raw_request, request, decoder)
+
     def statistics(self) -> PoolStatistics:
         """Connections in use, idle, and requests waiting for one."""
         return pool_statistics(self._pool)
@@ -183,3 +233,166 @@ class AsyncHttpcoreTransport:
         self._check_loop()
         with anyio.CancelScope(shield=True):
             await self._pool.aclose()
+
+
+def _blame(exc: BaseException, request: Request) -> None:
+    """Name the request on an error the decoder raised (it knows none)."""
+    if isinstance(exc, APIError) and exc.request is None:
+        exc.request = request
+
+
+def _body_timeouts(raw_request: httpcore.Request) -> dict[str, Any]:
+    """The per-request timeout dict httpcore reads (our own, made by
+    ``to_httpcore_request``); httpcore takes its ``"read"`` entry when the body starts."""
+    timeouts: dict[str, Any] = raw_request.extensions["timeout"]
+    return timeouts
+
+
+class HttpcoreResponseStream:
+    """The body of a response from ``HttpcoreTransport.open_stream``, in decoded pieces
+    of at most ``STREAM_WINDOW`` bytes; holds the connection until the end or ``close()``.
+
+    The bound on waiting is coarser than ``AsyncHttpcoreResponseStream``'s: httpcore
+    fixes a response's read timeout when its body starts and applies it to each
+    receive from the socket, so every receive is bounded by the ``timeout`` of the
+    *first* ``read_chunk`` call (None: unbounded). A later, smaller ``timeout`` (the
+    client's deadline closing in) cannot shorten it, and a later, larger one does not
+    lengthen it. The client passes the read timeout, or less as its deadline nears, so
+    the first bound is the largest it asks for; a read may overrun a later, smaller
+    one by at most the difference.
+    """
+
+    __slots__ = ("_chunks", "_decoder", "_done", "_ended", "_raw", "_raw_request", "_request")
+
+    def __init__(
+        self,
+        raw: httpcore.Response,
+        raw_request: httpcore.Request,
+        request: Request,
+        decoder: StreamDecoder,
+    ) -> None:
+        self._raw = raw
+        self._raw_request = raw_request
+        self._request = request
+        self._decoder = decoder
+        self._chunks: Iterator[bytes] | None = None
+        self._ended = False  # httpcore's body ended; the connection went back
+        self._done = False  # closed, or every piece handed out
+
+    def read_chunk(self, timeout: float | None) -> bytes:
+        """The next decoded piece; b"" at the end, when the connection has gone back to
+        the pool. Raises ``ReadTimeout``, ``ReadError`` or ``RemoteProtocolError`` and
+        then holds nothing."""
+        if self._done:
+            return b""
+        try:
+            with map_httpcore_exceptions(self._request):
+                while not (piece := self._decoder.read()):
+                    if self._ended:
+                        self._done = True
+                        return b""
+                    self._receive(timeout)
+                return piece
+        except BaseException as exc:
+            self.close()
+            _blame(exc, self._request)
+            raise
+
+    def _receive(self, timeout: float | None) -> None:
+        """Feed the decoder the next bytes httpcore reads, or the end of the body."""
+        if self._chunks is None:
+            _body_timeouts(self._raw_request)["read"] = timeout
+            self._chunks = iter(self._raw.stream)  # type: ignore[arg-type]
+        chunk = next(self._chunks, None)
+        if chunk is None:
+            drop_if_bytes_past_response(self._raw)
+            self._raw.close()  # the connection goes back to the pool
+            self._ended = True
+            self._decoder.feed_eof()
+        else:
+            self._decoder.feed(chunk)
+
+    def close(self) -> None:
+        """Give the connection back: closed (httpcore drops it) when the body was not
+        read to its end. Idempotent."""
+        self._done = True
+        if self._chunks is not None:
+            self._chunks.close()  # type: ignore[attr-defined]
+        self._raw.close()
+
+
+class AsyncHttpcoreResponseStream:
+    """``HttpcoreResponseStream`` for ``AsyncHttpcoreTransport``, on asyncio and trio.
+
+    Each ``read_chunk`` is bounded by its own ``timeout``, whole.
+    """
+
+    __slots__ = ("_chunks", "_decoder", "_done", "_ended", "_raw", "_raw_request", "_request")
+
+    def __init__(
+        self,
+        raw: httpcore.Response,
+        raw_request: httpcore.Request,
+        request: Request,
+        decoder: StreamDecoder,
+    ) -> None:
+        self._raw = raw
+        self._raw_request = raw_request
+        self._request = request
+        self._decoder = decoder
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._ended = False
+        self._done = False
+
+    async def read_chunk(self, timeout: float | None) -> bytes:
+        """The next decoded piece; b"" at the end, when the connection has gone back to
+        the pool. Raises ``ReadTimeout`` when no piece is ready within ``timeout``,
+        ``ReadError`` or ``RemoteProtocolError``, and then holds nothing. On cancellation
+        the connection is closed (shielded) and released, and the cancellation
+        propagates."""
+        if self._done:
+            return b""
+        try:
+            with map_httpcore_exceptions(self._request):
+                try:
+                    with anyio.fail_after(timeout):
+                        while not (piece := self._decoder.read()):
+                            if self._ended:
+                                self._done = True
+                                return b""
+                            await self._receive()
+                except TimeoutError:
+                    message = f"ReadTimeout: no data for {timeout} s."
+                    raise ReadTimeout(message, request=self._request) from None
+                return piece
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await self.aclose()
+            _blame(exc, self._request)
+            raise
+
+    async def _receive(self) -> None:
+        """Feed the decoder the next bytes httpcore reads, or the end of the body."""
+        if self._chunks is None:
+            # fail_after bounds each read_chunk whole; httpcore's own bound would fix
+            # the first call's timeout for every later one.
+            _body_timeouts(self._raw_request)["read"] = None
+            self._chunks = aiter(self._raw.stream)  # type: ignore[arg-type]
+        chunk = await anext(self._chunks, None)
+        if chunk is None:
+            drop_if_bytes_past_response(self._raw)
+            with anyio.CancelScope(shield=True):
+                await self._raw.aclose()  # the connection goes back to the pool
+            self._ended = True
+            self._decoder.feed_eof()
+        else:
+            self._decoder.feed(chunk)
+
+    async def aclose(self) -> None:
+        """Give the connection back: closed (httpcore drops it) when the body was not
+        read to its end. Idempotent; shielded from cancellation."""
+        self._done = True
+        with anyio.CancelScope(shield=True):
+            if self._chunks is not None:
+                await self._chunks.aclose()  # type: ignore[attr-defined]
+            await self._raw.aclose()
