@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TypeAlias, final
+from typing import TYPE_CHECKING, TypeAlias, final
 
 from ._errors import InvalidRequestError
 from ._redact import DEFAULT_REDACTION, SENSITIVE_HEADERS, Redaction
+
+if TYPE_CHECKING:
+    from ._request_head import RequestFields
 
 __all__ = ["SENSITIVE_HEADERS", "HeaderTypes", "Headers"]
 
@@ -63,14 +66,18 @@ class Headers(Mapping[str, str]):
     ``sdk_core._redact.DEFAULT_REDACTION``: an allowlist of known-safe names).
     """
 
-    __slots__ = ("_items", "_lower", "_redaction")
+    __slots__ = ("_items", "_lower", "_redaction", "_request_fields")
 
     _items: tuple[tuple[str, str], ...]
     _lower: dict[str, list[str]]
     _redaction: Redaction | None
+    #: These fields as a request head writes them: set by ``encode_request_head`` the
+    #: first time it sends them (the headers never change, so neither does that).
+    _request_fields: RequestFields | None
 
     def __init__(self, headers: HeaderTypes | None = None) -> None:
         self._redaction = None
+        self._request_fields = None
         if headers is None:
             self._items = ()
             self._lower = {}
@@ -79,6 +86,7 @@ class Headers(Mapping[str, str]):
             self._items = headers._items
             self._lower = headers._lower
             self._redaction = headers._redaction
+            self._request_fields = headers._request_fields
             return
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         items: list[tuple[str, str]] = []
@@ -97,6 +105,7 @@ class Headers(Mapping[str, str]):
         """Build from pairs already validated (or received from a peer)."""
         self = cls.__new__(cls)
         self._redaction = redaction
+        self._request_fields = None
         self._items = tuple(items)
         lower: dict[str, list[str]] = {}
         for name, value in self._items:
@@ -181,6 +190,7 @@ class Headers(Mapping[str, str]):
         copy._items = self._items
         copy._lower = self._lower
         copy._redaction = redaction
+        copy._request_fields = self._request_fields
         return copy
 
     def __eq__(self, other: object) -> bool:

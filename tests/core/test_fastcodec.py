@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import sdk_core._fastcodec as fastcodec
-from sdk_core import InvalidRequestError, RemoteProtocolError, Request
+from sdk_core import Headers, InvalidRequestError, RemoteProtocolError, Request
 from sdk_core._fastcodec import FastClientCodec, new_codec
 from sdk_core._http11 import (
     MAX_HEADER_BYTES,
@@ -377,21 +377,37 @@ def test_request_bytes_are_h11s(
     method: str, headers: object, content: bytes, streamed: bool
 ) -> None:
     outputs = []
-    for codec_class in (ClientCodec, FastClientCodec):
+    request = Request(
+        method,
+        "http://example.com:8080/a?b=1",
+        headers=headers,  # type: ignore[arg-type]
+        content=iter([]) if streamed else content,
+    )
+    # The second fast codec sends the fields the first one encoded and kept.
+    for codec_class in (ClientCodec, FastClientCodec, FastClientCodec):
         codec = codec_class()
         body = None if streamed else content
-        request = Request(
-            method,
-            "http://example.com:8080/a?b=1",
-            headers=headers,  # type: ignore[arg-type]
-            content=iter([]) if streamed else content,
-        )
         out = [codec.encode_request(request, body=body)]
         if streamed:
             out += [codec.encode_chunk(b"ab"), codec.encode_chunk(b""), codec.encode_chunk(b"cde")]
             out.append(codec.encode_end())
         outputs.append((out, codec.reusable))
-    assert outputs[0] == outputs[1]
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_kept_fields_go_with_each_requests_own_host_and_target() -> None:
+    headers = Headers({"Accept": "*/*"})
+    heads = []
+    for url in ("http://a.test/x", "http://b.test:8080/y?z=1", "http://a.test/x"):
+        codec = FastClientCodec()
+        heads.append(codec.encode_request(Request("GET", url, headers=headers), body=b""))
+    assert heads == [
+        b"GET /x HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\n\r\n",
+        b"GET /y?z=1 HTTP/1.1\r\nHost: b.test:8080\r\nAccept: */*\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\n\r\n",
+    ]
+    assert Headers(headers)._request_fields is headers._request_fields is not None
+    assert headers.with_redaction(None)._request_fields is headers._request_fields
 
 
 def url_with(**changes: object) -> URL:
@@ -406,6 +422,7 @@ def url_with(**changes: object) -> URL:
         ({"Transfer-Encoding": "gzip"}, None, True, True),
         ([("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")], None, True, True),
         ([("Host", "a"), ("host", "b")], None, False, True),
+        (Headers._trusted([("Host", "a\x0bb")]), None, False, True),  # unvalidated
         ({"Content-Length": "abc"}, None, True, True),
         ({"Content-Length": "1, 2"}, None, True, True),
         ([("Content-Length", "1"), ("Content-Length", "2")], None, True, True),
@@ -416,12 +433,16 @@ def url_with(**changes: object) -> URL:
 def test_requests_h11_refuses_are_refused(
     headers: object, url: URL | None, streamed: bool, doubtful: bool
 ) -> None:
-    for codec_class in (ClientCodec, FastClientCodec):
+    request = Request("PUT", url or URL_TEXT, headers=headers, content=iter([]))
+    messages = []
+    # The second fast codec gets the refusal from the fields the first one kept.
+    for codec_class in (ClientCodec, FastClientCodec, FastClientCodec):
         codec = codec_class()
-        request = Request("PUT", url or URL_TEXT, headers=headers, content=iter([]))
-        with pytest.raises(InvalidRequestError, match="cannot be sent"):
+        with pytest.raises(InvalidRequestError, match="cannot be sent") as refused:
             codec.encode_request(request, body=None if streamed else b"")
         assert codec.reusable is not doubtful
+        messages.append(str(refused.value))
+    assert messages[1] == messages[2]
 
 
 def test_a_non_ascii_target_escapes_as_in_h11() -> None:
