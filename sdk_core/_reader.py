@@ -8,6 +8,7 @@ step, so the assembly and its bounds live here once, for threads and async alike
 from __future__ import annotations
 
 from ._decoding import BodyDecoder, StreamDecoder
+from ._errors import ResponseTooLargeError
 from ._http11 import NEED_DATA, BodyChunk, ClientCodec, ResponseEnd, ResponseHead, _NeedData
 from ._models import Request, Response
 
@@ -27,7 +28,8 @@ class ResponseReader:
         self._codec = codec
         self._request = request
         self._head: ResponseHead | None = None
-        self._decoder = BodyDecoder(None, max_size=max_size)
+        # None until the head names a Content-Encoding: identity bodies are only counted.
+        self._decoder: BodyDecoder | None = None
         self._body = bytearray()
         self._max_size = max_size
 
@@ -43,17 +45,27 @@ class ResponseReader:
             if event is NEED_DATA:
                 return NEED_DATA
             if isinstance(event, BodyChunk):
-                self._body += self._decoder.feed(event.data)
+                decoder = self._decoder
+                if decoder is not None:
+                    self._body += decoder.feed(event.data)
+                else:
+                    self._body += event.data
+                    if len(self._body) > self._max_size:
+                        raise ResponseTooLargeError(
+                            "The response body is larger than max_response_size "
+                            f"({self._max_size} bytes)."
+                        )
             elif isinstance(event, ResponseHead):
                 self._head = event
-                self._decoder = BodyDecoder(
-                    event.headers.first("content-encoding"), max_size=self._max_size
-                )
+                encoding = event.headers.first("content-encoding")
+                if encoding is not None:
+                    self._decoder = BodyDecoder(encoding, max_size=self._max_size)
             else:
                 assert isinstance(event, ResponseEnd)
                 head = self._head
                 assert head is not None  # the codec never ends a response it did not start
-                self._body += self._decoder.flush()
+                if self._decoder is not None:
+                    self._body += self._decoder.flush()
                 if event.reusable:
                     codec.start_next_cycle()
                 response = Response(

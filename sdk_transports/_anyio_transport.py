@@ -169,7 +169,9 @@ class _AsyncioStream(asyncio.Protocol):
                 self._write_waiter = None
         self._check_writable()
 
-    async def receive(self, max_bytes: int = _READ_SIZE) -> bytes:
+    async def receive(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
+        """The next bytes. ``timeout`` bounds the wait for them (``TimeoutError``): a
+        loop timer is armed only when there is nothing to return yet."""
         chunks = self._chunks
         while not chunks:
             if self._closed:
@@ -178,11 +180,15 @@ class _AsyncioStream(asyncio.Protocol):
                 if self._exc is not None:
                     raise anyio.BrokenResourceError from self._exc
                 raise anyio.EndOfStream
-            waiter = self._read_waiter = self._loop.create_future()
+            loop = self._loop
+            waiter = self._read_waiter = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
             try:
                 await waiter
             finally:
                 self._read_waiter = None
+                if timer is not None:
+                    timer.cancel()
         chunk = chunks.popleft()
         if len(chunk) > max_bytes:
             chunk, rest = chunk[:max_bytes], chunk[max_bytes:]
@@ -200,6 +206,12 @@ class _AsyncioStream(asyncio.Protocol):
             self._transport.abort()
         self._wake(self._read_waiter)
         self._wake(self._write_waiter)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    """A receive's timer fired: it raises ``TimeoutError``."""
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class _Connection:
@@ -476,10 +488,13 @@ class AnyioTransport:
             written = stream.write_nowait(conn.codec.encode_request(request, body=body))
             reading = written and not stream.writing_paused
         write_error: tuple[WriteError, BaseException] | None = None
-        deadline = self._after(timeout.read if reading else timeout.write)
+        if reading:
+            # The request went out whole at once: the read timeout is each receive's own
+            # timer on the asyncio loop, with no cancel scope around the exchange.
+            assert isinstance(stream, _AsyncioStream)
+            return await _read_asyncio(stream, request, timeout.read, step, feed), True
+        deadline = self._after(timeout.write)
         with anyio.CancelScope(deadline=deadline) as scope:
-            if reading:
-                return await self._read(conn, request, timeout, early, scope, step, feed), True
             try:
                 if written:
                     assert isinstance(stream, _AsyncioStream)
@@ -617,6 +632,29 @@ class AnyioTransport:
             for event, _ in self._waiting.values():
                 event.set()
             self._waiting.clear()
+
+
+async def _read_asyncio(
+    stream: _AsyncioStream,
+    request: Request,
+    timeout: float | None,
+    step: Callable[[], _T | _NeedData],
+    feed: Callable[[bytes], None],
+) -> _T:
+    """Read until ``step`` has its result, each receive waiting at most ``timeout``."""
+    while True:
+        result = step()
+        if result is not NEED_DATA:
+            return result
+        try:
+            data = await stream.receive(_READ_SIZE, timeout)
+        except anyio.EndOfStream:
+            data = b""
+        except TimeoutError:
+            raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.", request=request) from None
+        except _STREAM_ERRORS as exc:
+            raise ReadError(f"ReadError: {exc}", request=request) from exc
+        feed(data)
 
 
 async def _receive(conn: _Connection, request: Request, timeout: float | None) -> bytes:
