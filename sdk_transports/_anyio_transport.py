@@ -208,6 +208,93 @@ class _AsyncioStream(asyncio.Protocol):
         self._wake(self._write_waiter)
 
 
+class _TrioStream:
+    """A plain-TCP connection on trio: the connected socket, used non-blocking with
+    trio's wait_readable / wait_writable, with the subset of anyio's ``ByteStream``
+    this transport uses (``send``, ``receive``, ``aclose``), its errors included.
+
+    anyio's trio stream goes through trio's ``SocketStream`` and checkpoints on every
+    call; this one tries the socket first and only waits (and only then arms a cancel
+    scope for a timeout) when the socket has nothing to give or take. Each exchange
+    starts with ``checkpoint_if_cancelled``, so a cancelled task still stops at once.
+    Closing goes through the anyio stream (trio is told before the socket closes).
+    """
+
+    __slots__ = ("_closed", "_error", "_pending", "_stream", "_trio", "raw_socket")
+
+    def __init__(self, stream: anyio.abc.SocketStream, trio: Any) -> None:
+        self._stream = stream
+        self._trio = trio
+        self.raw_socket: Any = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        self._pending = b""  # accepted by write_nowait, not yet in the kernel
+        self._error: OSError | None = None
+        self._closed = False
+
+    @property
+    def writing_paused(self) -> bool:
+        """Bytes wait to be sent: ``drain`` before reading the answer."""
+        return bool(self._pending) or self._error is not None
+
+    def write_nowait(self, data: bytes) -> bool:
+        """Send what the socket takes now and keep the rest for ``drain``; False
+        (nothing written) when the stream is closed."""
+        if self._closed:
+            return False
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self.raw_socket.send(view) :]
+        except BlockingIOError:
+            self._pending = bytes(view)
+        except OSError as exc:
+            self._error = exc
+        return True
+
+    async def drain(self) -> None:
+        """Send what ``write_nowait`` kept; raise if the connection broke."""
+        trio, sock = self._trio, self.raw_socket
+        while self._pending and self._error is None:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            await trio.lowlevel.wait_writable(sock)
+            self.write_nowait(self._pending)
+        if self._error is not None:
+            raise anyio.BrokenResourceError from self._error
+
+    async def send(self, data: bytes) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        self.write_nowait(data)
+        await self.drain()
+
+    async def receive(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
+        """The next bytes. ``timeout`` bounds each wait for them (``TimeoutError``)."""
+        trio, sock = self._trio, self.raw_socket
+        while True:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            try:
+                data: bytes = sock.recv(max_bytes)
+            except BlockingIOError:
+                if timeout is None:
+                    await trio.lowlevel.wait_readable(sock)
+                    continue
+                with trio.move_on_after(timeout) as scope:
+                    await trio.lowlevel.wait_readable(sock)
+                if scope.cancelled_caught:
+                    raise TimeoutError from None
+                continue
+            except OSError as exc:
+                raise anyio.BrokenResourceError from exc
+            if not data:
+                raise anyio.EndOfStream
+            return data
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._stream.aclose()
+
+
 def _expire(waiter: asyncio.Future[None]) -> None:
     """A receive's timer fired: it raises ``TimeoutError``."""
     if not waiter.done():
@@ -217,11 +304,11 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 class _Connection:
     __slots__ = ("codec", "poller", "sock", "stream")
 
-    def __init__(self, stream: anyio.abc.ByteStream | _AsyncioStream) -> None:
+    def __init__(self, stream: anyio.abc.ByteStream | _AsyncioStream | _TrioStream) -> None:
         self.stream = stream
         self.codec = new_codec()
         # Looked up once: the stale check runs before every reuse.
-        if isinstance(stream, _AsyncioStream):
+        if isinstance(stream, _AsyncioStream | _TrioStream):
             self.sock = stream.raw_socket
         else:
             self.sock = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
@@ -370,7 +457,7 @@ class AnyioTransport:
     async def _open(self, request: Request, timeout: Timeout) -> _Connection:
         url = request.url
         tls = url.scheme == "https"
-        stream: anyio.abc.ByteStream | _AsyncioStream
+        stream: anyio.abc.ByteStream | _AsyncioStream | _TrioStream
         loop = self._asyncio_loop
         try:
             with anyio.fail_after(_deadline(timeout.connect)):
@@ -390,7 +477,12 @@ class AnyioTransport:
                         tls_standard_compatible=False,
                     )
                 else:
-                    stream = await anyio.connect_tcp(url.host, url.port)
+                    tcp = await anyio.connect_tcp(url.host, url.port)
+                    trio = sys.modules.get("trio")
+                    if trio is not None and trio.lowlevel.in_trio_run():
+                        stream = _TrioStream(tcp, trio)
+                    else:  # pragma: no cover - no other backend
+                        stream = tcp
         except TimeoutError:
             raise ConnectTimeout(
                 f"ConnectTimeout: connecting to {url.host_header} took over {timeout.connect} s.",
@@ -482,22 +574,24 @@ class AnyioTransport:
         early: list[bytes] = []  # read while sending; b"" marks EOF
         body = content if isinstance(content, bytes) and len(content) <= _READ_SIZE else None
         written = reading = False
-        if body is not None and isinstance(stream, _AsyncioStream):
-            # Handed whole to the transport, without waiting: unless the transport is
-            # over its high-water mark, the write phase is over and the read one starts.
+        if body is not None and isinstance(stream, _AsyncioStream | _TrioStream):
+            if isinstance(stream, _TrioStream):
+                await stream._trio.lowlevel.checkpoint_if_cancelled()
+            # Handed whole to the transport (or socket), without waiting: unless some of
+            # it is still held back, the write phase is over and the read one starts.
             written = stream.write_nowait(conn.codec.encode_request(request, body=body))
             reading = written and not stream.writing_paused
         write_error: tuple[WriteError, BaseException] | None = None
         if reading:
-            # The request went out whole at once: the read timeout is each receive's own
-            # timer on the asyncio loop, with no cancel scope around the exchange.
-            assert isinstance(stream, _AsyncioStream)
-            return await _read_asyncio(stream, request, timeout.read, step, feed), True
+            # The request went out whole at once: the read timeout bounds each wait for
+            # bytes on its own, with no cancel scope around the exchange.
+            assert isinstance(stream, _AsyncioStream | _TrioStream)
+            return await _read_native(stream, request, timeout.read, step, feed), True
         deadline = self._after(timeout.write)
         with anyio.CancelScope(deadline=deadline) as scope:
             try:
                 if written:
-                    assert isinstance(stream, _AsyncioStream)
+                    assert isinstance(stream, _AsyncioStream | _TrioStream)
                     await stream.drain()
                 elif body is not None:
                     await stream.send(conn.codec.encode_request(request, body=body))
@@ -634,8 +728,8 @@ class AnyioTransport:
             self._waiting.clear()
 
 
-async def _read_asyncio(
-    stream: _AsyncioStream,
+async def _read_native(
+    stream: _AsyncioStream | _TrioStream,
     request: Request,
     timeout: float | None,
     step: Callable[[], _T | _NeedData],
