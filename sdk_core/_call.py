@@ -18,7 +18,7 @@ from ._config import RetryBudget, RetryPolicy, Timeout
 from ._errors import APIError, APITimeoutError, CallStateError, DeadlineExceeded
 from ._models import Request, Response
 from ._redirect import RedirectDecision, redirect_error, redirect_request
-from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry
+from ._retry import SUCCESS, RandomSource, RetryDecision, decide_retry
 from ._status import status_error
 
 __all__ = [
@@ -392,7 +392,7 @@ class Call:
             else:
                 self._move(event, READY_TO_SEND)
             return
-        if isinstance(outcome, Response) and decision.reason is RetryReason.SUCCEEDED:
+        if isinstance(outcome, Response) and decision.reason is SUCCESS:
             outcome.attempts = self.attempts
             if self._budget is not None:
                 self._budget.record_success()

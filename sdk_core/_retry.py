@@ -9,7 +9,7 @@ import enum
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Final, Protocol
 
 from ._config import RetryBudget, RetryPolicy
 from ._errors import APIConnectionError, APIError, APITimeoutError, DeadlineExceeded
@@ -145,14 +145,17 @@ def _stop(reason: RetryReason, retry_after: float | None = None) -> RetryDecisio
     return RetryDecision(False, 0.0, reason, retry_after)
 
 
-_SUCCEEDED = RetryDecision(False, 0.0, RetryReason.SUCCEEDED)
+# Read on every call: CPython 3.10 and 3.11 read ``RetryReason.SUCCEEDED`` through the
+# enum's metaclass, about ten times slower than a global.
+SUCCESS: Final = RetryReason.SUCCEEDED
+_SUCCEEDED = RetryDecision(False, 0.0, SUCCESS)
 
 
 def _classify(policy: RetryPolicy, outcome: Response | APIError) -> tuple[RetryReason, bool]:
     """(reason, retryable) for the outcome alone, before limits and safety."""
     if isinstance(outcome, Response):
         if outcome.status_code < 400:
-            return RetryReason.SUCCEEDED, False
+            return SUCCESS, False
         should = (outcome.headers.first("x-should-retry") or "").strip().lower()
         if should == "true":
             return RetryReason.SERVER_ASKED_RETRY, True
@@ -187,7 +190,7 @@ def decide_retry(
     Never raises for any outcome.
     """
     reason, retryable = _classify(policy, outcome)
-    if reason is RetryReason.SUCCEEDED:
+    if reason is SUCCESS:
         return _SUCCEEDED
     hint = (
         parse_retry_after(outcome.headers, wall_time=wall_time)
