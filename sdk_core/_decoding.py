@@ -45,8 +45,12 @@ _BROTLI_STEP: Final = 16 * 1024
 _ZSTD_BLOCK: Final = 128 * 1024
 #: Largest zstd window accepted: RFC 9659 limits the zstd content coding to 8 MiB.
 _ZSTD_MAX_WINDOW: Final = 8 * 1024 * 1024
-#: Largest slice of input handed to zstd in one step (also bounded by the room left).
-_ZSTD_MAX_SLICE: Final = 64 * 1024
+#: Magic numbers (RFC 8878 3.1.1 and 3.1.2: skippable frames take any last hex digit).
+_ZSTD_MAGIC: Final = 0xFD2FB528
+_ZSTD_SKIPPABLE: Final = 0x184D2A50
+# The fields of a zstd stream ``_Zstd`` reads, in the order of RFC 8878 3.1. Fields
+# before ``_BLOCK`` are parsed (their bytes are kept); the others are only passed on.
+_MAGIC, _SKIP_SIZE, _DESCRIPTOR, _BLOCK_HEADER, _BLOCK, _HEADER_REST, _CHECKSUM, _SKIPPED = range(8)
 
 
 def _bounded_brotli(*modules: Any) -> Any:
@@ -173,10 +177,14 @@ class _Brotli:
 class _Zstd:
     """zstd (RFC 8878), through ``zstandard``; one frame or several, one after the other.
 
-    Bound: ``ZstdDecompressionObj.decompress`` has no output limit, so input goes in slices.
-    zstd emits output a whole block (at most 128 KiB) at a time, and every block takes at
-    least 3 bytes of input, so a slice of ``n`` bytes yields at most ``(n // 3 + 1)`` blocks.
-    Slices are sized from the room left: one step yields at most ``max(room, 128 KiB)``.
+    Bound: ``ZstdDecompressionObj.decompress`` has no output limit, so ``_Zstd`` reads the
+    framing (RFC 8878 3.1) just enough to find where each block ends, and hands zstd the
+    input up to one block's end at a time. A block yields at most 128 KiB (3.1.1.2.4; an
+    RLE block too), so one step yields at most ``max_length`` plus 128 KiB. A block cut
+    short by the end of ``data`` goes to zstd as it is, which keeps it until the rest
+    arrives (in its input buffer, at most one block). zstd checks everything else; this
+    only refuses framing it cannot follow: an unknown magic number, a reserved bit or
+    block type, a block over 128 KiB.
     """
 
     def __init__(self) -> None:
@@ -184,29 +192,91 @@ class _Zstd:
         self._obj = self._dctx.decompressobj()
         self._fed = False
         self._tail = b""
+        self._kind = _MAGIC  # the field being read
+        self._need = 4  # its bytes still to come
+        self._field = b""  # its bytes so far (parsed fields only)
+        self._last = False  # the current block is the last of its frame
+        self._checksum = False  # the current frame ends with a Content_Checksum
 
     def decompress(self, data: bytes, max_length: int) -> bytes:
         self._fed = self._fed or bool(data)
         view = memoryview(data)
         out = bytearray()
-        start = 0
-        while start < len(view) and len(out) < max_length:
-            blocks = (max_length - len(out)) // _ZSTD_BLOCK - 1
-            end = start + min(max(3 * blocks, 1), _ZSTD_MAX_SLICE)
-            piece = bytes(view[start:end])
-            start = end
-            while piece:
-                if self._obj.eof:
-                    # RFC 8878 3: a zstd stream may hold several frames, one after the other.
-                    self._obj = self._dctx.decompressobj()
-                out += self._obj.decompress(piece)
-                piece = self._obj.unused_data if self._obj.eof else b""
-        self._tail = bytes(view[start:])
+        fed = pos = 0  # view[:fed] went to zstd; view[:pos] was read
+        while True:
+            if not self._need:
+                if self._next():  # a block or a frame ended at pos
+                    out += self._feed(view[fed:pos])
+                    fed = pos
+                    if len(out) >= max_length:
+                        break
+                continue
+            if pos == len(view):
+                break
+            step = min(self._need, len(view) - pos)
+            if self._kind < _BLOCK:
+                self._field += view[pos : pos + step]
+            pos += step
+            self._need -= step
+        if fed < pos:  # a block cut short, or headers without their block yet
+            out += self._feed(view[fed:pos])
+        self._tail = bytes(view[pos:])
         return bytes(out)
+
+    def _feed(self, piece: memoryview) -> bytes:
+        if self._obj.eof:
+            # RFC 8878 3: a zstd stream may hold several frames, one after the other.
+            self._obj = self._dctx.decompressobj()
+        return self._obj.decompress(piece)  # type: ignore[no-any-return]
+
+    def _expect(self, kind: int, size: int) -> None:
+        self._kind, self._need, self._field = kind, size, b""
+
+    def _next(self) -> bool:
+        """Take the field just read and expect the next; True at a block's or frame's end."""
+        kind, value = self._kind, int.from_bytes(self._field, "little")
+        if kind == _MAGIC:
+            if value == _ZSTD_MAGIC:
+                self._expect(_DESCRIPTOR, 1)
+            elif value & ~0xF == _ZSTD_SKIPPABLE:  # 3.1.2: Frame_Size follows
+                self._expect(_SKIP_SIZE, 4)
+            else:
+                raise _zstandard.ZstdError(f"unknown frame magic number {value:#010x}")
+        elif kind == _SKIP_SIZE:
+            self._expect(_SKIPPED, value)
+        elif kind == _DESCRIPTOR:  # 3.1.1.1.1 Frame_Header_Descriptor
+            if value & 0x08:  # 3.1.1.1.1.5 Reserved_Bit
+                raise _zstandard.ZstdError("reserved bit set in a frame header")
+            self._checksum = bool(value & 0x04)
+            single = value & 0x20  # Single_Segment_flag: no Window_Descriptor
+            content_size = (1 if single else 0, 2, 4, 8)[value >> 6]  # 3.1.1.1.4
+            dictionary_id = (0, 1, 2, 4)[value & 0x03]  # 3.1.1.1.3
+            self._expect(_HEADER_REST, (0 if single else 1) + dictionary_id + content_size)
+        elif kind == _HEADER_REST:
+            self._expect(_BLOCK_HEADER, 3)
+        elif kind == _BLOCK_HEADER:  # 3.1.1.2.1: Last_Block, Block_Type, Block_Size
+            self._last = bool(value & 1)
+            # 3.1.1.2.2 Block_Type: 0 Raw, 1 RLE, 2 Compressed, 3 Reserved; 3.1.1.2.3 Block_Size.
+            block_type, size = (value >> 1) & 3, value >> 3
+            if block_type == 3:
+                raise _zstandard.ZstdError("reserved block type")
+            if size > _ZSTD_BLOCK:
+                raise _zstandard.ZstdError(f"block of {size} bytes (at most 128 KiB)")
+            self._expect(_BLOCK, 1 if block_type == 1 else size)  # RLE: one byte, repeated
+        elif kind == _BLOCK and not self._last:
+            self._expect(_BLOCK_HEADER, 3)
+            return True
+        elif kind == _BLOCK and self._checksum:  # 3.1.1: Content_Checksum, 4 bytes
+            self._expect(_CHECKSUM, 4)
+            return True
+        else:  # a frame's end: its last block or checksum, or a skippable frame's data
+            self._expect(_MAGIC, 4)
+            return True
+        return False
 
     @property
     def tail(self) -> bytes:
-        """Input not yet decoded, left once ``max_length`` was reached."""
+        """Input not yet read, left once ``max_length`` was reached."""
         return self._tail
 
     def flush(self) -> bytes:
