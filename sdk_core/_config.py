@@ -61,7 +61,9 @@ class Timeout:
         object.__setattr__(self, "total", _check_seconds("total", total))
 
     def capped(self, remaining: float | None) -> Timeout:
-        """These phase timeouts, each no longer than ``remaining`` seconds (None: as is)."""
+        """The timeouts of an attempt that must end within ``remaining`` seconds (None:
+        these, as they are): each phase no longer than that, and ``total`` set to it,
+        which a transport reads as the bound on the whole exchange."""
         if remaining is None:
             return self
         remaining = max(remaining, 0.0)
@@ -74,7 +76,7 @@ class Timeout:
             read=cap(self.read),
             write=cap(self.write),
             pool=cap(self.pool),
-            total=self.total,
+            total=remaining,
         )
 
 

@@ -9,7 +9,10 @@ pool's sockets at once, sending nothing and awaiting nothing, and makes a new po
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import ssl
+import threading
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import anyio
@@ -49,6 +52,85 @@ def _pool_options(limits: Limits, verify: VerifyTypes, cert: CertTypes) -> dict[
     }
 
 
+class _Deadline(threading.local):
+    """The monotonic time by which this thread's current exchange must end, or None."""
+
+    end: float | None = None
+
+    def bound(self, timeout: float | None) -> float | None:
+        """``timeout``, or what is left until ``end`` when that is less (at least a
+        microsecond: httpcore reads 0 as "do not wait", and then raises its timeout)."""
+        end = self.end
+        if end is None:
+            return timeout
+        left = max(end - time.monotonic(), 1e-6)
+        return left if timeout is None or left < timeout else timeout
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every wait is also bounded by the thread's ``_Deadline``:
+    httpcore bounds each receive by the read timeout alone, so a body trickling in
+    slower than that would otherwise keep a blocking call alive past its deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadline.bound(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadline.bound(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, self._deadline.bound(timeout))
+        return _DeadlineStream(inner, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's blocking backend, its streams wrapped in ``_DeadlineStream``."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, self._deadline.bound(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream, self._deadline)
+
+    def connect_unix_socket(  # pragma: no cover - the transport dials TCP only
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, timeout, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore retries only
+        self._inner.sleep(seconds)
+
+
 class HttpcoreTransport:
     """A blocking transport over ``httpcore.ConnectionPool``; safe to share between threads.
 
@@ -64,7 +146,11 @@ class HttpcoreTransport:
         cert: CertTypes = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        self._options = _pool_options(limits or Limits(), verify, cert)
+        self._deadline = _Deadline()
+        self._options = {
+            **_pool_options(limits or Limits(), verify, cert),
+            "network_backend": _DeadlineBackend(self._deadline),
+        }
         self._pool = httpcore.ConnectionPool(**self._options)  # type: ignore[arg-type]
         self._max_response_size = max_response_size
         self._closed = False
@@ -89,20 +175,27 @@ class HttpcoreTransport:
             self._check_pid()
         if self._closed:
             raise closed_error(request)
-        with map_httpcore_exceptions(request):
-            raw = self._pool.handle_request(to_httpcore_request(request, timeout, request.content))
-            try:
-                headers = response_headers(raw.headers, request)
-                decoder = BodyDecoder(
-                    headers.first("content-encoding"), max_size=self._max_response_size
+        deadline = self._deadline
+        deadline.end = None if timeout.total is None else time.monotonic() + timeout.total
+        try:
+            with map_httpcore_exceptions(request):
+                raw = self._pool.handle_request(
+                    to_httpcore_request(request, timeout, request.content)
                 )
-                body = bytearray()
-                for chunk in raw.stream:  # type: ignore[union-attr]
-                    body += decoder.feed(chunk)
-                drop_if_bytes_past_response(raw)
-                body += decoder.flush()
-            finally:
-                raw.close()
+                try:
+                    headers = response_headers(raw.headers, request)
+                    decoder = BodyDecoder(
+                        headers.first("content-encoding"), max_size=self._max_response_size
+                    )
+                    body = bytearray()
+                    for chunk in raw.stream:  # type: ignore[union-attr]
+                        body += decoder.feed(chunk)
+                    drop_if_bytes_past_response(raw)
+                    body += decoder.flush()
+                finally:
+                    raw.close()
+        finally:
+            deadline.end = None
         return Response(raw.status, headers=headers, content=bytes(body), request=request)
 
     def open_stream(
@@ -116,16 +209,21 @@ class HttpcoreTransport:
         if self._closed:
             raise closed_error(request)
         raw_request = to_httpcore_request(request, timeout, request.content)
-        with map_httpcore_exceptions(request):
-            raw = self._pool.handle_request(raw_request)
-            try:
-                headers = response_headers(raw.headers, request)
-                decoder = StreamDecoder(headers.first("content-encoding"), window=STREAM_WINDOW)
-            except BaseException:
-                raw.close()
-                raise
+        deadline = self._deadline
+        deadline.end = None if timeout.total is None else time.monotonic() + timeout.total
+        try:
+            with map_httpcore_exceptions(request):
+                raw = self._pool.handle_request(raw_request)
+                try:
+                    headers = response_headers(raw.headers, request)
+                    decoder = StreamDecoder(headers.first("content-encoding"), window=STREAM_WINDOW)
+                except BaseException:
+                    raw.close()
+                    raise
+        finally:
+            deadline.end = None
         head = Response(raw.status, headers=headers, content=b"", request=request)
-        return head, HttpcoreResponseStream(raw, raw_request, request, decoder)
+        return head, HttpcoreResponseStream(raw, raw_request, request, decoder, deadline)
 
     def statistics(self) -> PoolStatistics:
         """Connections in use, idle, and requests waiting for one."""
@@ -252,17 +350,21 @@ class HttpcoreResponseStream:
     """The body of a response from ``HttpcoreTransport.open_stream``, in decoded pieces
     of at most ``STREAM_WINDOW`` bytes; holds the connection until the end or ``close()``.
 
-    The bound on waiting is coarser than ``AsyncHttpcoreResponseStream``'s: httpcore
-    fixes a response's read timeout when its body starts and applies it to each
-    receive from the socket, so every receive is bounded by the ``timeout`` of the
-    *first* ``read_chunk`` call (None: unbounded). A later, smaller ``timeout`` (the
-    client's deadline closing in) cannot shorten it, and a later, larger one does not
-    lengthen it. The client passes the read timeout, or less as its deadline nears, so
-    the first bound is the largest it asks for; a read may overrun a later, smaller
-    one by at most the difference.
+    Each ``read_chunk`` is bounded by its own ``timeout``, whole: httpcore's per-receive
+    read timeout is lifted once the body starts, and the transport's network streams
+    bound every receive by what is left of the call instead.
     """
 
-    __slots__ = ("_chunks", "_decoder", "_done", "_ended", "_raw", "_raw_request", "_request")
+    __slots__ = (
+        "_chunks",
+        "_deadline",
+        "_decoder",
+        "_done",
+        "_ended",
+        "_raw",
+        "_raw_request",
+        "_request",
+    )
 
     def __init__(
         self,
@@ -270,7 +372,9 @@ class HttpcoreResponseStream:
         raw_request: httpcore.Request,
         request: Request,
         decoder: StreamDecoder,
+        deadline: _Deadline,
     ) -> None:
+        self._deadline = deadline
         self._raw = raw
         self._raw_request = raw_request
         self._request = request
@@ -285,23 +389,27 @@ class HttpcoreResponseStream:
         then holds nothing."""
         if self._done:
             return b""
+        deadline = self._deadline
+        deadline.end = None if timeout is None else time.monotonic() + timeout
         try:
             with map_httpcore_exceptions(self._request):
                 while not (piece := self._decoder.read()):
                     if self._ended:
                         self._done = True
                         return b""
-                    self._receive(timeout)
+                    self._receive()
                 return piece
         except BaseException as exc:
             self.close()
             _blame(exc, self._request)
             raise
+        finally:
+            deadline.end = None
 
-    def _receive(self, timeout: float | None) -> None:
+    def _receive(self) -> None:
         """Feed the decoder the next bytes httpcore reads, or the end of the body."""
         if self._chunks is None:
-            _body_timeouts(self._raw_request)["read"] = timeout
+            _body_timeouts(self._raw_request)["read"] = None  # the deadline bounds reads
             self._chunks = iter(self._raw.stream)  # type: ignore[arg-type]
         chunk = next(self._chunks, None)
         if chunk is None:

@@ -209,10 +209,11 @@ class SocketTransport:
 
     def handle_request(self, request: Request, timeout: Timeout) -> Response:
         """Send ``request`` once and read the whole response."""
+        end = None if timeout.total is None else time.monotonic() + timeout.total
         lease, conn = self._checkout(request, timeout)
         reusable = False
         try:
-            response, reusable = self._exchange(conn, request, timeout)
+            response, reusable = self._exchange(conn, request, timeout, end)
         finally:
             self._release(lease, reusable)
         return response
@@ -220,14 +221,15 @@ class SocketTransport:
     def open_stream(self, request: Request, timeout: Timeout) -> tuple[Response, ResponseStream]:
         """Send ``request`` once and read the response head; the body follows as a stream
         that holds the connection until it ends or is closed."""
+        end = None if timeout.total is None else time.monotonic() + timeout.total
         lease, conn = self._checkout(request, timeout)
         write_error: WriteError | None = None
         try:
-            write_error = self._send(conn, request, timeout)
+            write_error = self._send(conn, request, timeout, end)
             reader = StreamReader(conn.codec, request, window=STREAM_WINDOW)
             conn.sock.settimeout(timeout.read)
             while (head := reader.head()) is NEED_DATA:
-                reader.feed(self._recv(conn, request, timeout.read))
+                reader.feed(self._recv(conn, request, timeout.read, end))
         except BaseException as exc:
             self._release(lease, reusable=False)
             if write_error is not None and isinstance(exc, APIError):
@@ -235,14 +237,16 @@ class SocketTransport:
             raise
         return head, _SocketStream(self, lease, conn, reader, request, write_error is None)
 
-    def _send(self, conn: _Connection, request: Request, timeout: Timeout) -> WriteError | None:
+    def _send(
+        self, conn: _Connection, request: Request, timeout: Timeout, end: float | None
+    ) -> WriteError | None:
         """Write ``request``. A broken connection is returned, not raised: a server may
         answer and close before reading the whole body (413 during a large upload), and
         that answer, when it arrived, is what the caller gets."""
         codec, sock = conn.codec, conn.sock
         content = request.content
         try:
-            sock.settimeout(timeout.write)
+            sock.settimeout(_bounded(timeout.write, end))
             if isinstance(content, bytes):
                 sock.sendall(codec.encode_request(request, body=content))
             else:
@@ -260,19 +264,25 @@ class SocketTransport:
         return None
 
     def _exchange(
-        self, conn: _Connection, request: Request, timeout: Timeout
+        self, conn: _Connection, request: Request, timeout: Timeout, end: float | None
     ) -> tuple[Response, bool]:
-        write_error = self._send(conn, request, timeout)
+        """Send ``request`` and read its response; ``end`` (a monotonic time, or None)
+        bounds every wait of the exchange, as the attempt's ``Timeout.total``."""
+        write_error = self._send(conn, request, timeout, end)
         if write_error is None:
-            return self._read_response(conn, request, timeout)
+            return self._read_response(conn, request, timeout, end)
         try:
-            response, _ = self._read_response(conn, request, timeout)
+            response, _ = self._read_response(conn, request, timeout, end)
         except APIError:
             raise write_error from write_error.__cause__
         return response, False
 
     @staticmethod
-    def _recv(conn: _Connection, request: Request, timeout: float | None) -> bytes:
+    def _recv(
+        conn: _Connection, request: Request, timeout: float | None, end: float | None = None
+    ) -> bytes:
+        if end is not None:  # each receive waits at most what is left of the attempt
+            conn.sock.settimeout(_bounded(timeout, end))
         try:
             return conn.sock.recv(_READ_SIZE)
         except TimeoutError:
@@ -281,7 +291,7 @@ class SocketTransport:
             raise ReadError(f"ReadError: {exc}", request=request) from exc
 
     def _read_response(
-        self, conn: _Connection, request: Request, timeout: Timeout
+        self, conn: _Connection, request: Request, timeout: Timeout, end: float | None
     ) -> tuple[Response, bool]:
         conn.sock.settimeout(timeout.read)
         reader = ResponseReader(conn.codec, request, max_size=self._max_response_size)
@@ -289,7 +299,7 @@ class SocketTransport:
             step = reader.step()
             if step is not NEED_DATA:
                 return step
-            reader.feed(self._recv(conn, request, timeout.read))
+            reader.feed(self._recv(conn, request, timeout.read, end))
 
     def statistics(self) -> PoolStatistics:
         """Connections in use, idle, and requests waiting for one."""
@@ -309,6 +319,15 @@ class SocketTransport:
             for event, _ in self._waiting.values():
                 event.set()
             self._waiting.clear()
+
+
+def _bounded(timeout: float | None, end: float | None) -> float | None:
+    """``timeout``, or what is left until ``end`` when that is less (never below a
+    microsecond: a zero timeout would make the socket non-blocking instead)."""
+    if end is None:
+        return timeout
+    left = max(end - time.monotonic(), 1e-6)
+    return left if timeout is None or left < timeout else timeout
 
 
 class _SocketStream:

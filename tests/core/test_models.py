@@ -598,11 +598,11 @@ def test_timeout_capped() -> None:
         3.0,
         3.0,
         0.5,
-        30.0,
+        3.0,
     )
     gone = t.capped(-2.0)
-    assert (gone.connect, gone.read, gone.write, gone.pool) == (0.0, 0.0, 0.0, 0.0)
-    assert Timeout(None).capped(1.5) == Timeout(1.5)
+    assert (gone.connect, gone.read, gone.write, gone.pool, gone.total) == (0.0,) * 5
+    assert Timeout(None).capped(1.5) == Timeout(1.5, total=1.5)
 
 
 @settings(max_examples=200, deadline=None)
@@ -619,6 +619,7 @@ def test_capped_never_exceeds_what_is_left(phases: list[float | None], remaining
         assert after is not None
         assert 0 <= after <= max(remaining, 0.0)
         assert before is None or after <= before
+    assert capped.total == max(remaining, 0.0)
 
 
 def test_limits() -> None:

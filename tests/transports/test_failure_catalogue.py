@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import pytest
 
-from sdk_core import APIError, Limits, RateLimitError, Response, TooManyRedirects
+from sdk_core import APIError, Limits, RateLimitError, Response, Timeout, TooManyRedirects
 from sdk_core._decoding import supported_encodings
 from sdk_transports import (
     AnyioTransport,
@@ -40,6 +40,7 @@ from sdk_transports.testing._fault_server import (
     respond_chunked,
     send,
     serve_forever,
+    stall,
 )
 
 CAP = 64 * 1024  # max_response_size for every transport here
@@ -262,6 +263,19 @@ SCENARIOS: list[Scenario] = [
             ),
             hang(),
         ),
+        check=_check_bounded,
+    ),
+    Scenario(
+        # A body that trickles one byte every 0.2 s never trips the 0.5 s read timeout:
+        # only the 1 s deadline ends the call (the whole body would take 6 s).
+        "trickle_past_deadline",
+        "DeadlineExceeded",
+        _one(
+            read_request(),
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n"),
+            *[s for _ in range(30) for s in (stall(0.2), send(b"x"))],
+        ),
+        client={"timeout": Timeout(5.0, read=0.5, total=1.0), "max_retries": 0},
         check=_check_bounded,
     ),
     Scenario(

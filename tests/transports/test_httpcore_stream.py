@@ -306,6 +306,22 @@ async def test_async_stall_mid_body_raises_read_timeout(server: FaultServer) -> 
         await transport.aclose()
 
 
+def test_each_read_has_its_own_bound(server: FaultServer) -> None:
+    """A later, smaller timeout bounds its read (the client's deadline closing in),
+    though httpcore fixes one read timeout per body: the transport's network streams
+    bound every receive by what is left of the read_chunk call."""
+    server.script(read_request(), send(PARTIAL), stall(STALL))
+    transport = HttpcoreTransport()
+    try:
+        _, stream = transport.open_stream(_get(server), TIMEOUT)
+        assert stream.read_chunk(5.0) == b"x" * 10
+        with pytest.raises(ReadTimeout):
+            stream.read_chunk(0.1)  # a 5 s bound here would outlast the stall: no error
+        assert transport.statistics() == NOTHING_HELD
+    finally:
+        transport.close()
+
+
 @pytest.mark.anyio
 async def test_async_each_read_has_its_own_bound(server: FaultServer) -> None:
     """A later, smaller timeout bounds its read (the client's deadline closing in)."""
