@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import math
-import os
+import sys
+from asyncio import _get_running_loop as asyncio_running_loop
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -44,6 +45,7 @@ from ._client_base import (
     log_decision,
     logger,
 )
+from ._lifecycle import current_pid
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, AsyncResponseStream, AsyncTransport
 from ._streaming import AsyncStreamResponse, BufferedAsyncStream, read_whole_async
 from ._tls import CertTypes, VerifyTypes
@@ -51,6 +53,18 @@ from ._tls import CertTypes, VerifyTypes
 __all__ = ["AsyncClient"]
 
 AsyncSleep = Callable[[float], Awaitable[object]]
+
+
+def _loop_time() -> float:
+    """``anyio.current_time()``, the clock of the running loop's deadlines, without
+    anyio's per-call backend lookup: asyncio's ``loop.time()``, else trio's clock."""
+    loop = asyncio_running_loop()
+    if loop is not None:
+        return loop.time()
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_run():
+        return float(trio.current_time())
+    return anyio.current_time()  # pragma: no cover - no other backend
 
 
 class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
@@ -119,7 +133,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             owns_transport=owns_transport,
             budget=RetryBudget(),
             rng=rng,
-            clock=clock or anyio.current_time,
+            clock=clock or _loop_time,
             sleep=sleep or anyio.sleep,
             max_response_size=max_response_size,
         )
@@ -133,7 +147,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         shared = self._shared
         if shared.closed:
             raise ConnectError("ConnectError: the client is closed.", request=request)
-        if shared.pid != os.getpid():  # in a forked child (the transport resets its pool)
+        if shared.pid != current_pid():  # in a forked child (the transport resets its pool)
             shared.after_fork()
         clock, transport = shared.clock, shared.transport
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
@@ -194,7 +208,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         shared = self._shared
         if shared.closed:
             raise ConnectError("ConnectError: the client is closed.", request=request)
-        if shared.pid != os.getpid():
+        if shared.pid != current_pid():
             shared.after_fork()
         clock, transport = shared.clock, shared.transport
         opener = getattr(transport, "open_async_stream", None)
