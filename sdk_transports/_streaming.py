@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any
 
-import anyio
 from typing_extensions import Self
 
 from sdk_core import (
@@ -443,6 +442,8 @@ class AsyncStreamResponse(_StreamResponseBase):
             raise
         try:
             if by_deadline:
+                import anyio  # here: a program that only streams blocking never loads it
+
                 # A hard bound even over a transport that overruns its read timeout.
                 with anyio.fail_after(timeout):
                     piece = await self._body.read_chunk(timeout)

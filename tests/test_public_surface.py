@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -125,7 +128,7 @@ def test_client_signature(cls: type) -> None:
     assert params["max_retries"].default is NOT_GIVEN
     request = inspect.signature(cls.request).parameters
     assert list(request)[:3] == ["self", "method", "path"]
-    for method in ("get", "post", "put", "patch", "delete", "with_options", "statistics"):
+    for method in ("get", "post", "put", "patch", "delete", "stream", "with_options", "statistics"):
         assert callable(getattr(cls, method))
 
 
@@ -133,3 +136,26 @@ def test_client_signature(cls: type) -> None:
 def test_an_unknown_client_setting_is_a_type_error(cls: type) -> None:
     with pytest.raises(TypeError, match="no_such_setting"):
         cls("https://api.example.com", no_such_setting=1)
+
+
+def test_a_blocking_program_never_loads_the_async_stacks() -> None:
+    """``Client`` (requests and streams) imports no event loop, anyio or httpcore: they
+    cost start-up time for programs that never use them."""
+    program = textwrap.dedent(
+        """
+        import sys
+        from sdk_core import Response
+        from sdk_transports import Client, MockTransport
+
+        transport = MockTransport(lambda request: Response(200, content=b"a\\nb"))
+        with Client("http://api.test", transport=transport) as client:
+            client.get("/")
+            with client.stream("GET", "/") as response:
+                list(response.iter_lines())
+        print(sorted(m for m in ("anyio", "asyncio", "trio", "httpcore") if m in sys.modules))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
