@@ -49,6 +49,7 @@ from ._errors import (
 )
 from ._headers import Headers
 from ._models import Request, Response
+from ._observe import AttemptRecord
 from ._redirect import RedirectDecision, RedirectReason, redirect_request
 from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry, parse_retry_after
 from ._sentinel import NOT_GIVEN, NotGiven
@@ -67,6 +68,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AttemptRecord",
     "AuthenticationError",
     "BadRequestError",
     "Call",

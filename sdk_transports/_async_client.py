@@ -42,8 +42,8 @@ from ._client_base import (
     ClientSettings,
     RequestKwargs,
     log_attempt,
-    log_decision,
     logger,
+    observe,
 )
 from ._lifecycle import current_pid
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, AsyncResponseStream, AsyncTransport
@@ -153,11 +153,15 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
         deadline = call.deadline
         debug = logger.isEnabledFor(logging.DEBUG)
+        hooks = self._config.hooks
+        sent = 0.0
         while True:
             event = call.next_event()
             if isinstance(event, SendRequest):
-                if debug:
-                    log_attempt(event.request, call.attempts)
+                if debug or hooks:
+                    sent = clock()
+                    if debug:
+                        log_attempt(event.request, call.attempts)
                 try:
                     if deadline is None:
                         response = await transport.handle_async_request(
@@ -175,12 +179,12 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
                             )
                 except APIError as exc:
                     call.receive_error(exc, now=clock())
-                    outcome = type(exc).__name__
+                    result: Response | APIError = exc
                 else:
                     call.receive_response(response, now=clock(), wall_time=shared.wall_clock())
-                    outcome = str(response.status_code)
-                if debug:
-                    log_decision(call.decisions[-1], outcome)
+                    result = response
+                if debug or hooks:
+                    observe(debug, hooks, event.request, call, result, clock() - sent)
             elif isinstance(event, Sleep):
                 await shared.sleep(event.seconds)
             elif isinstance(event, Completed):
@@ -215,6 +219,8 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
         deadline = call.deadline
         debug = logger.isEnabledFor(logging.DEBUG)
+        hooks = self._config.hooks
+        sent = 0.0
         body: AsyncResponseStream | None = None  # the body of a 2xx head, until Completed
         try:
             while True:
@@ -223,8 +229,10 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
                     await body.aclose()  # a 2xx the call does not accept (x-should-retry)
                     body = None
                 if isinstance(event, SendRequest):
-                    if debug:
-                        log_attempt(event.request, call.attempts)
+                    if debug or hooks:
+                        sent = clock()
+                        if debug:
+                            log_attempt(event.request, call.attempts)
                     try:
                         with anyio.move_on_after(
                             math.inf if deadline is None else max(deadline - clock(), 0.0)
@@ -248,12 +256,12 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
                             )
                     except APIError as exc:
                         call.receive_error(exc, now=clock())
-                        outcome = type(exc).__name__
+                        result: Response | APIError = exc
                     else:
                         call.receive_response(head, now=clock(), wall_time=shared.wall_clock())
-                        outcome = str(head.status_code)
-                    if debug:
-                        log_decision(call.decisions[-1], outcome)
+                        result = head
+                    if debug or hooks:
+                        observe(debug, hooks, event.request, call, result, clock() - sent)
                 elif isinstance(event, Sleep):
                     await shared.sleep(event.seconds)
                 elif isinstance(event, Completed):

@@ -33,8 +33,8 @@ from ._client_base import (
     ClientSettings,
     RequestKwargs,
     log_attempt,
-    log_decision,
     logger,
+    observe,
 )
 from ._lifecycle import current_pid
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, ResponseStream, Transport
@@ -128,21 +128,25 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         clock, transport = shared.clock, shared.transport
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
         debug = logger.isEnabledFor(logging.DEBUG)
+        hooks = self._config.hooks
+        sent = 0.0
         while True:
             event = call.next_event()
             if isinstance(event, SendRequest):
-                if debug:
-                    log_attempt(event.request, call.attempts)
+                if debug or hooks:
+                    sent = clock()
+                    if debug:
+                        log_attempt(event.request, call.attempts)
                 try:
                     response = transport.handle_request(event.request, event.timeout)
                 except APIError as exc:
                     call.receive_error(exc, now=clock())
-                    outcome = type(exc).__name__
+                    result: Response | APIError = exc
                 else:
                     call.receive_response(response, now=clock(), wall_time=shared.wall_clock())
-                    outcome = str(response.status_code)
-                if debug:
-                    log_decision(call.decisions[-1], outcome)
+                    result = response
+                if debug or hooks:
+                    observe(debug, hooks, event.request, call, result, clock() - sent)
             elif isinstance(event, Sleep):
                 shared.sleep(event.seconds)
             elif isinstance(event, Completed):
@@ -170,6 +174,8 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         opener = getattr(transport, "open_stream", None)
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
         debug = logger.isEnabledFor(logging.DEBUG)
+        hooks = self._config.hooks
+        sent = 0.0
         body: ResponseStream | None = None  # the body of a 2xx head, until Completed
         try:
             while True:
@@ -178,8 +184,10 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
                     body.close()  # a 2xx the call does not accept (x-should-retry)
                     body = None
                 if isinstance(event, SendRequest):
-                    if debug:
-                        log_attempt(event.request, call.attempts)
+                    if debug or hooks:
+                        sent = clock()
+                        if debug:
+                            log_attempt(event.request, call.attempts)
                     try:
                         if opener is not None:
                             head, stream = opener(event.request, event.timeout)
@@ -197,12 +205,12 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
                             body = stream
                     except APIError as exc:
                         call.receive_error(exc, now=clock())
-                        outcome = type(exc).__name__
+                        result: Response | APIError = exc
                     else:
                         call.receive_response(head, now=clock(), wall_time=shared.wall_clock())
-                        outcome = str(head.status_code)
-                    if debug:
-                        log_decision(call.decisions[-1], outcome)
+                        result = head
+                    if debug or hooks:
+                        observe(debug, hooks, event.request, call, result, clock() - sent)
                 elif isinstance(event, Sleep):
                     shared.sleep(event.seconds)
                 elif isinstance(event, Completed):

@@ -20,12 +20,15 @@ from typing_extensions import Self
 from sdk_core import (
     NOT_GIVEN,
     URL,
+    APIError,
+    Call,
     CallOptions,
     Headers,
     InvalidRequestError,
     NotGiven,
     RandomSource,
     Request,
+    Response,
     RetryBudget,
     RetryPolicy,
     Timeout,
@@ -33,6 +36,7 @@ from sdk_core import (
 )
 from sdk_core._build import build_request
 from sdk_core._decoding import supported_encodings
+from sdk_core._observe import AttemptRecord, attempt_record
 from sdk_core._redact import DEFAULT_REDACTION, Redaction
 from sdk_core._redirect import RedirectDecision
 from sdk_core._retry import RetryDecision
@@ -43,6 +47,7 @@ from ._lifecycle import current_pid
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
 
 __all__ = [
+    "AttemptHook",
     "BaseClient",
     "ClientConfig",
     "ClientSettings",
@@ -78,7 +83,8 @@ class ClientSettings(TypedDict, total=False):
     id; ``idempotency_header`` ("Idempotency-Key", None turns keys off);
     ``follow_redirects`` (True) and ``max_redirects`` (5); ``loggable_headers``,
     ``loggable_query_params`` and ``sensitive_headers`` (empty) adjust what reprs, errors
-    and logs may show.
+    and logs may show; ``hooks`` (none) are called with an ``AttemptRecord`` after every
+    attempt, in the calling thread or task (an exception from one ends the call).
     """
 
     auth_header: str
@@ -90,6 +96,11 @@ class ClientSettings(TypedDict, total=False):
     loggable_headers: Iterable[str]
     loggable_query_params: Iterable[str]
     sensitive_headers: Iterable[str]
+    hooks: Iterable[AttemptHook]
+
+
+#: What ``hooks`` holds: functions called with each attempt's ``AttemptRecord``.
+AttemptHook = Callable[[AttemptRecord], object]
 
 
 def as_timeout(value: Timeout | float | None) -> Timeout:
@@ -109,6 +120,7 @@ class ClientConfig:
     auth_header: str | None
     auth_scheme: str | None
     has_api_key: bool
+    hooks: tuple[AttemptHook, ...] = ()
 
     @classmethod
     def create(
@@ -129,10 +141,14 @@ class ClientConfig:
         loggable_headers: Iterable[str] = (),
         loggable_query_params: Iterable[str] = (),
         sensitive_headers: Iterable[str] = (),
+        hooks: Iterable[AttemptHook] = (),
     ) -> ClientConfig:
         """Validate and combine a client's settings. Raises ``InvalidRequestError``."""
         if not isinstance(base_url, str) or not base_url:
             raise InvalidRequestError("base_url must be a non-empty str.")
+        hooks = tuple(hooks)
+        if not all(callable(hook) for hook in hooks):
+            raise InvalidRequestError("hooks must be callables taking an AttemptRecord.")
         redaction = _redaction(
             loggable_headers=loggable_headers,
             loggable_query_params=loggable_query_params,
@@ -167,6 +183,7 @@ class ClientConfig:
             auth_header=auth_header,
             auth_scheme=auth_scheme,
             has_api_key=False,
+            hooks=hooks,
         )
         return config.with_api_key(api_key, auth_scheme)
 
@@ -307,6 +324,28 @@ def _check_redirects(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidRequestError("max_redirects must be an int >= 0.")
     return value
+
+
+def observe(
+    debug: bool,
+    hooks: tuple[AttemptHook, ...],
+    request: Request,
+    call: Call,
+    result: Response | APIError,
+    elapsed: float,
+) -> None:
+    """After an attempt: log what the call decided (``debug``), and hand each hook the
+    attempt's record (secrets left out). A hook's exception propagates."""
+    decision = call.decisions[-1]
+    if debug:
+        outcome = str(result.status_code) if isinstance(result, Response) else type(result).__name__
+        log_decision(decision, outcome)
+    if hooks:
+        record = attempt_record(
+            request, call.attempts, result, decision, call.state, elapsed=elapsed
+        )
+        for hook in hooks:
+            hook(record)
 
 
 def log_attempt(request: Request, attempt: int) -> None:

@@ -10,6 +10,7 @@ user can see is collected and searched for the secret. Redaction is by allowlist
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import string
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 
 from sdk_core import (
     APIError,
+    AttemptRecord,
     CallOptions,
     ConnectError,
     Headers,
@@ -245,9 +247,20 @@ class Server:
         return Response(status, headers=headers, content=json.dumps(body).encode(), request=request)
 
 
+def record_texts(records: list[AttemptRecord], server: Server) -> list[str]:
+    """Every attempt's hook payload, as a hook could store or export it: one record per
+    request the server saw."""
+    assert len(records) == len(server.requests)
+    texts = [repr(record) for record in records]
+    for record in records:
+        texts += [str(value) for value in dataclasses.astuple(record)]
+    return texts
+
+
 def collect_sync(setup: Setup, script: list[str], retries: int, calls: int) -> list[str]:
     server = Server(script, setup.secret, request_id=setup.place == "sensitive_header")
     texts: list[str] = []
+    records: list[AttemptRecord] = []
     with (
         capture_logs() as logs,
         Client(
@@ -255,6 +268,7 @@ def collect_sync(setup: Setup, script: list[str], retries: int, calls: int) -> l
             transport=MockTransport(server),
             max_retries=retries,
             sleep=lambda _: None,
+            hooks=[records.append],
             **setup.kwargs,
         ) as client,
     ):
@@ -270,12 +284,13 @@ def collect_sync(setup: Setup, script: list[str], retries: int, calls: int) -> l
         texts += [repr(request) for request in server.requests]
         texts += [repr(request.headers) for request in server.requests]
     texts += logs.lines
-    return texts
+    return texts + record_texts(records, server)
 
 
 def collect_async(setup: Setup, script: list[str], retries: int, calls: int) -> list[str]:
     server = Server(script, setup.secret, request_id=setup.place == "sensitive_header")
     texts: list[str] = []
+    records: list[AttemptRecord] = []
 
     async def main() -> None:
         async def no_sleep(_: float) -> None:
@@ -286,6 +301,7 @@ def collect_async(setup: Setup, script: list[str], retries: int, calls: int) -> 
             transport=MockTransport(server),
             max_retries=retries,
             sleep=no_sleep,
+            hooks=[records.append],
             **setup.kwargs,
         ) as client:
             texts.extend(client_texts(client))
@@ -299,6 +315,7 @@ def collect_async(setup: Setup, script: list[str], retries: int, calls: int) -> 
 
     with capture_logs() as logs:
         anyio.run(main)
+    texts += record_texts(records, server)
     return texts + logs.lines + [repr(request) for request in server.requests]
 
 
