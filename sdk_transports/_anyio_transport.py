@@ -61,6 +61,45 @@ _HIGH_WATER = 256 * 1024  # the asyncio stream stops reading with this much unre
 _T = TypeVar("_T")
 
 
+class _TimerWheel:
+    """Read timeouts for many waits on one asyncio loop with few loop timers.
+
+    A wait joins the bucket of the first tick at or after its deadline (ticks 1/16 of its
+    timeout apart, from 1 ms to 250 ms), and one loop timer per bucket fails the waits
+    still in it with ``TimeoutError``. So a wait ends at most one tick (about 6 % of its
+    timeout) late, and 64 waits with the same timeout share one timer instead of each
+    pushing and cancelling its own in the loop's heap.
+    """
+
+    __slots__ = ("_buckets", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._buckets: dict[float, set[asyncio.Future[None]]] = {}
+
+    def add(self, waiter: asyncio.Future[None], timeout: float) -> float:
+        """Fail ``waiter`` about ``timeout`` seconds from now; returns its bucket."""
+        tick = min(max(timeout / 16, 0.001), 0.25)
+        when = math.ceil((self._loop.time() + timeout) / tick) * tick
+        bucket = self._buckets.get(when)
+        if bucket is None:
+            bucket = self._buckets[when] = set()
+            self._loop.call_at(when, self._fire, when)
+        bucket.add(waiter)
+        return when
+
+    def discard(self, when: float, waiter: asyncio.Future[None]) -> None:
+        """``waiter`` ended before its deadline."""
+        bucket = self._buckets.get(when)
+        if bucket is not None:
+            bucket.discard(waiter)
+
+    def _fire(self, when: float) -> None:
+        for waiter in self._buckets.pop(when, ()):
+            if not waiter.done():
+                waiter.set_exception(TimeoutError())
+
+
 class _AsyncioStream(asyncio.Protocol):
     """A plain-TCP connection on asyncio with the subset of anyio's ``ByteStream`` this
     transport uses (``send``, ``receive``, ``aclose``), its errors included.
@@ -72,8 +111,9 @@ class _AsyncioStream(asyncio.Protocol):
     Cancellation: ``send`` and ``receive`` stop waiting; buffered bytes stay.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, timers: _TimerWheel) -> None:
         self._loop = loop
+        self._timers = timers
         self._transport: asyncio.Transport | None = None
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
@@ -170,8 +210,9 @@ class _AsyncioStream(asyncio.Protocol):
         self._check_writable()
 
     async def receive(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
-        """The next bytes. ``timeout`` bounds the wait for them (``TimeoutError``): a
-        loop timer is armed only when there is nothing to return yet."""
+        """The next bytes. ``timeout`` bounds the wait for them (``TimeoutError``, up to
+        a tick late: see ``_TimerWheel``), counted only when there is nothing to return
+        yet."""
         chunks = self._chunks
         while not chunks:
             if self._closed:
@@ -180,15 +221,14 @@ class _AsyncioStream(asyncio.Protocol):
                 if self._exc is not None:
                     raise anyio.BrokenResourceError from self._exc
                 raise anyio.EndOfStream
-            loop = self._loop
-            waiter = self._read_waiter = loop.create_future()
-            timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+            waiter = self._read_waiter = self._loop.create_future()
+            bucket = None if timeout is None else self._timers.add(waiter, timeout)
             try:
                 await waiter
             finally:
                 self._read_waiter = None
-                if timer is not None:
-                    timer.cancel()
+                if bucket is not None:
+                    self._timers.discard(bucket, waiter)
         chunk = chunks.popleft()
         if len(chunk) > max_bytes:
             chunk, rest = chunk[:max_bytes], chunk[max_bytes:]
@@ -295,12 +335,6 @@ class _TrioStream:
         await self._stream.aclose()
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
-    """A receive's timer fired: it raises ``TimeoutError``."""
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
-
-
 class _Connection:
     __slots__ = ("codec", "poller", "sock", "stream")
 
@@ -382,6 +416,7 @@ class AnyioTransport:
         self._epoch = 0  # bumped when the pool is dropped for another loop
         self._clock: Callable[[], float] = anyio.current_time  # the loop's, once known
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None  # when it is asyncio
+        self._timers: _TimerWheel | None = None  # the asyncio loop's read timeouts
 
     def _check_loop(self) -> None:
         """Under another event loop than the pool's: drop its connections, without
@@ -402,6 +437,7 @@ class AnyioTransport:
         self._loop = loop
         self._clock = _loop_clock(loop)
         self._asyncio_loop = loop if isinstance(loop, asyncio.AbstractEventLoop) else None
+        self._timers = None if self._asyncio_loop is None else _TimerWheel(self._asyncio_loop)
 
     def _after(self, seconds: float | None) -> float:
         """The deadline ``seconds`` from now on the loop's clock (inf for None)."""
@@ -418,16 +454,10 @@ class AnyioTransport:
                 with anyio.CancelScope(shield=True):
                     await conn.stream.aclose()
 
-    async def _acquire(self, request: Request, timeout: Timeout) -> Lease:
-        if self._closed:
-            raise ConnectError("ConnectError: the transport is closed.", request=request)
-        out = self._pool.request(request.url.origin, time.monotonic())
-        if out.wake or out.close:
-            await self._apply(out)
-        if out.lease is not None:
-            return out.lease
+    async def _wait_for_lease(self, ticket: int, request: Request, timeout: Timeout) -> Lease:
+        """Wait, within ``timeout.pool``, for the pool to hand ``ticket`` a lease."""
         event, box = anyio.Event(), list[Lease]()
-        self._waiting[out.ticket] = (event, box)
+        self._waiting[ticket] = (event, box)
         try:
             with anyio.move_on_after(_deadline(timeout.pool)):
                 await event.wait()
@@ -437,8 +467,8 @@ class AnyioTransport:
             raise
         finally:
             if not box:
-                self._pool.cancel(out.ticket)
-                self._waiting.pop(out.ticket, None)
+                self._pool.cancel(ticket)
+                self._waiting.pop(ticket, None)
         if box:
             return box[0]
         if self._closed:
@@ -458,12 +488,12 @@ class AnyioTransport:
         url = request.url
         tls = url.scheme == "https"
         stream: anyio.abc.ByteStream | _AsyncioStream | _TrioStream
-        loop = self._asyncio_loop
+        loop, timers = self._asyncio_loop, self._timers
         try:
             with anyio.fail_after(_deadline(timeout.connect)):
-                if loop is not None and not tls:
+                if loop is not None and timers is not None and not tls:
                     _, stream = await loop.create_connection(
-                        lambda: _AsyncioStream(loop),
+                        lambda: _AsyncioStream(loop, timers),
                         url.host,
                         url.port,
                         happy_eyeballs_delay=0.25,  # as anyio.connect_tcp
@@ -502,7 +532,14 @@ class AnyioTransport:
         epoch = self._epoch
         conn: _Connection | None = None
         while True:
-            lease = await self._acquire(request, timeout)
+            if self._closed:
+                raise ConnectError("ConnectError: the transport is closed.", request=request)
+            out = self._pool.request(request.url.origin, time.monotonic())
+            if out.wake or out.close:
+                await self._apply(out)
+            lease = out.lease
+            if lease is None:
+                lease = await self._wait_for_lease(out.ticket, request, timeout)
             conn = None if lease.is_new else self._connections.get(lease.connection)
             if conn is not None and conn.is_stale():
                 await self._release(lease, reusable=False)
@@ -522,10 +559,20 @@ class AnyioTransport:
     async def _finish(self, lease: Lease, conn: _Connection, epoch: int, reusable: bool) -> None:
         """Give ``lease`` back (shielded closes), or close ``conn`` at once when the pool
         moved to another loop meanwhile."""
-        if epoch == self._epoch:
-            await self._release(lease, reusable)
-        else:
+        out = self._give_back(lease, conn, epoch, reusable)
+        if out is not None:
+            await self._apply(out)
+
+    def _give_back(
+        self, lease: Lease, conn: _Connection, epoch: int, reusable: bool
+    ) -> Outcome | None:
+        """``_finish`` up to its first await: the slot is free when this returns; the
+        outcome returned (if any) still has connections to close or waiters to wake."""
+        if epoch != self._epoch:
             conn.close_now()
+            return None
+        out = self._pool.release(lease.connection, reusable=reusable, now=time.monotonic())
+        return out if out.wake or out.close else None
 
     async def handle_async_request(self, request: Request, timeout: Timeout) -> Response:
         """Send ``request`` once and read the whole response."""
@@ -538,7 +585,9 @@ class AnyioTransport:
             )
             reusable = reusable and sent
         finally:
-            await self._finish(lease, conn, epoch, reusable)
+            out = self._give_back(lease, conn, epoch, reusable)
+            if out is not None:
+                await self._apply(out)
         return response
 
     async def open_async_stream(

@@ -1,0 +1,82 @@
+"""``_TimerWheel``: AnyioTransport's read timeouts on asyncio share loop timers by
+bucket; driven here by a fake loop clock, so nothing waits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sdk_transports._anyio_transport import _TimerWheel
+
+
+class FakeLoop:
+    """The two loop methods the wheel uses; ``call_at`` only records."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.timers: list[tuple[float, Callable[..., Any], tuple[Any, ...]]] = []
+        self.real = asyncio.new_event_loop()
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> None:
+        self.timers.append((when, callback, args))
+
+    def fire_until(self, now: float) -> None:
+        self.now = now
+        due = [t for t in self.timers if t[0] <= now]
+        self.timers = [t for t in self.timers if t[0] > now]
+        for _, callback, args in due:
+            callback(*args)
+
+
+@pytest.fixture
+def loop() -> Any:
+    fake = FakeLoop()
+    yield fake
+    fake.real.close()
+
+
+def test_waits_in_one_tick_share_one_timer_and_fail_together(loop: Any) -> None:
+    wheel = _TimerWheel(loop)
+    waiters = [loop.real.create_future() for _ in range(64)]
+    buckets = set()
+    for i, waiter in enumerate(waiters):
+        loop.now = 1000.01 + i * 0.0001  # all within one 62.5 ms tick of a 1 s timeout
+        buckets.add(wheel.add(waiter, 1.0))
+    assert len(buckets) == 1
+    assert len(loop.timers) == 1
+    when = loop.timers[0][0]
+    assert 1001.0164 <= when <= 1001.0164 + 1.0 / 16  # at or after the last deadline
+    done_early = waiters[0]
+    done_early.set_result(None)
+    wheel.discard(when, done_early)
+    loop.fire_until(when - 0.001)
+    assert not any(w.done() for w in waiters[1:])
+    loop.fire_until(when)
+    assert all(isinstance(w.exception(), TimeoutError) for w in waiters[1:])
+    assert done_early.result() is None
+
+
+def test_ticks_follow_the_timeout_within_bounds(loop: Any) -> None:
+    wheel = _TimerWheel(loop)
+    short = wheel.add(loop.real.create_future(), 0.004)  # tick 1 ms (the floor)
+    long = wheel.add(loop.real.create_future(), 60.0)  # tick 250 ms (the ceiling)
+    assert 1000.004 <= short <= 1000.005 + 1e-9
+    assert 1060.0 <= long <= 1060.25
+    assert len(loop.timers) == 2
+
+
+def test_a_bucket_fired_empty_is_harmless(loop: Any) -> None:
+    wheel = _TimerWheel(loop)
+    waiter = loop.real.create_future()
+    when = wheel.add(waiter, 0.5)
+    waiter.set_result(None)
+    wheel.discard(when, waiter)
+    loop.fire_until(when)
+    wheel.discard(when, waiter)  # after the bucket is gone: nothing to do
+    assert waiter.result() is None
