@@ -103,14 +103,25 @@ class PoolState:
             out.wake.append(lease)
 
     def expire(self, now: float, out: Outcome | None = None) -> Outcome:
-        """Drop idle connections older than ``keepalive_expiry``."""
+        """Drop idle connections older than ``keepalive_expiry``.
+
+        The idle connections are kept in the order they were released, and the times
+        given are from one monotonic clock, so the oldest come first and the scan stops
+        at the first one still fresh: O(expired), not O(idle), per request.
+        """
         out = out if out is not None else Outcome()
-        if self._expiry is not None:
-            for conn in list(self._idle):
-                if now - self._entries[conn].idle_since >= self._expiry:
-                    del self._idle[conn]
-                    del self._entries[conn]
-                    out.close.append(conn)
+        expiry = self._expiry
+        if expiry is not None:
+            idle, entries = self._idle, self._entries
+            stale = []
+            for conn in idle:
+                if now - entries[conn].idle_since < expiry:
+                    break
+                stale.append(conn)
+            for conn in stale:
+                del idle[conn]
+                del entries[conn]
+            out.close += stale
         return out
 
     def request(self, origin: Origin, now: float) -> Outcome:
