@@ -1,8 +1,8 @@
 """A short tour of the SDK core against a real HTTP server on 127.0.0.1.
 
-``make demo`` runs it: it starts a local server, makes the same five calls through
-``Client``, ``AsyncClient`` on asyncio and ``AsyncClient`` on trio, prints what
-happened, and stops the server.
+``make demo`` runs it: it starts a local server, makes the same six calls through
+``Client``, ``AsyncClient`` on asyncio and ``AsyncClient`` on trio (the last one streams
+Server-Sent Events), prints what happened, and stops the server.
 """
 
 from __future__ import annotations
@@ -42,10 +42,21 @@ def scenarios(tag: str) -> list[tuple[str, str, str]]:
         ("429 with Retry-After: 1", "POST", f"/retry-after/{tag}-429?seconds=1"),
         ("404", "GET", "/status/404"),
         ("slow server, 0.5 s read timeout", "GET", "/slow-headers?delay=3"),
+        ("stream 5 Server-Sent Events", "STREAM", "/sse?count=5&delay=0.05"),
     ]
 
 
+@dataclass
+class Streamed:
+    """What a streamed call gave: the events read and the attempts it took."""
+
+    events: int
+    attempts: int
+
+
 def outcome_of(result: Any) -> tuple[str, int]:
+    if isinstance(result, Streamed):
+        return f"{result.events} events", result.attempts
     if isinstance(result, APIError):
         return type(result).__name__, result.attempts
     return f"{result.status_code} OK", result.attempts
@@ -64,7 +75,13 @@ def run_sync(url: str) -> list[Row]:
             row, start = Row("Client (threads)", name), time.perf_counter()
             waits.clear()
             try:
-                result: Any = client.request(method, path, json={"demo": True})
+                result: Any
+                if method == "STREAM":
+                    with client.stream("GET", path) as response:
+                        events = list(response.iter_events())
+                    result = Streamed(len(events), response.attempts)
+                else:
+                    result = client.request(method, path, json={"demo": True})
             except APIError as exc:
                 result = exc
             row.outcome, row.attempts = outcome_of(result)
@@ -89,7 +106,13 @@ async def run_async(url: str, runner: str) -> list[Row]:
             row, start = Row(runner, name), time.perf_counter()
             waits.clear()
             try:
-                result: Any = await client.request(method, path, json={"demo": True})
+                result: Any
+                if method == "STREAM":
+                    async with client.stream("GET", path) as response:
+                        events = [event async for event in response.aiter_events()]
+                    result = Streamed(len(events), response.attempts)
+                else:
+                    result = await client.request(method, path, json={"demo": True})
             except APIError as exc:
                 result = exc
             row.outcome, row.attempts = outcome_of(result)
@@ -128,8 +151,8 @@ def main() -> int:
         rows += anyio.run(run_async, server.url, "AsyncClient on trio", backend="trio")
     print_table(rows)
     print(f"\nServer stopped. Whole tour: {time.perf_counter() - started:.1f} s.")
-    expected = ["200 OK", "200 OK", "200 OK", "NotFoundError", "ReadTimeout"]
-    ok = all(r.outcome == expected[i % 5] for i, r in enumerate(rows))
+    expected = ["200 OK", "200 OK", "200 OK", "NotFoundError", "ReadTimeout", "5 events"]
+    ok = all(r.outcome == expected[i % len(expected)] for i, r in enumerate(rows))
     if not ok:
         print("Some calls did not end as expected.", file=sys.stderr)
     return 0 if ok else 1
