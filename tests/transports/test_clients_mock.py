@@ -962,6 +962,36 @@ async def test_async_deadline_cancels_a_hung_attempt() -> None:
     assert calls == 1
 
 
+def test_async_deadline_on_trio_virtual_time() -> None:
+    """The same on trio's autojumping clock, where no time passes for real: attempts of
+    1000 s each against a 30 s deadline (and a 20 s read timeout the mock ignores)."""
+    trio = pytest.importorskip("trio")
+    trio_testing = pytest.importorskip("trio.testing")
+    seen: list[float] = []
+
+    async def hang(request: Request) -> Response:
+        seen.append(trio.current_time())
+        await trio.sleep(1000)
+        return ok()
+
+    async def main() -> float:
+        async with AsyncClient(
+            BASE,
+            transport=MockTransport(hang),
+            timeout=Timeout(5.0, read=20.0, total=30.0),
+            sleep=trio.sleep,
+        ) as client:
+            start = trio.current_time()
+            with pytest.raises(DeadlineExceeded) as caught:
+                await client.get("/hang")
+            assert caught.value.attempts == 1
+            return float(trio.current_time() - start)
+
+    elapsed = trio.run(main, clock=trio_testing.MockClock(autojump_threshold=0))
+    assert elapsed == pytest.approx(30.0)
+    assert len(seen) == 1
+
+
 # async handlers, transports that do not fit, closing -----------------------------------
 
 
