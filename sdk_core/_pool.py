@@ -118,10 +118,11 @@ class PoolState:
                 if now - entries[conn].idle_since < expiry:
                     break
                 stale.append(conn)
-            for conn in stale:
-                del idle[conn]
-                del entries[conn]
-            out.close += stale
+            if stale:
+                for conn in stale:
+                    del idle[conn]
+                    del entries[conn]
+                out.close += stale
         return out
 
     def request(self, origin: Origin, now: float) -> Outcome:
@@ -129,6 +130,11 @@ class PoolState:
         out = self.expire(now)
         ticket = self._id()
         out.ticket = ticket
+        if not self._waiters:  # nobody to queue behind: a lease now, or the queue's head
+            out.lease = self._take(ticket, origin, out)
+            if out.lease is None:
+                self._waiters[ticket] = origin
+            return out
         self._waiters[ticket] = origin  # behind those who came first
         self._serve_waiters(out)
         if out.wake and out.wake[-1].ticket == ticket:  # served in order: it comes last
@@ -148,7 +154,8 @@ class PoolState:
         else:
             del self._entries[connection]
             out.close.append(connection)
-        self._serve_waiters(out)
+        if self._waiters:
+            self._serve_waiters(out)
         while len(self._idle) > self._max_idle:
             oldest, _ = self._idle.popitem(last=False)
             del self._entries[oldest]

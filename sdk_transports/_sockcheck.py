@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import select
 import socket
+from collections.abc import Callable
 
-__all__ = ["is_readable"]
+__all__ = ["is_readable", "readable_probe"]
+
+_EVENTS = select.POLLIN | select.POLLERR | select.POLLHUP if hasattr(select, "poll") else 0
 
 
 def is_readable(sock: socket.socket) -> bool:
@@ -18,9 +21,33 @@ def is_readable(sock: socket.socket) -> bool:
     try:
         if hasattr(select, "poll"):
             poller = select.poll()
-            poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+            poller.register(sock, _EVENTS)
             return bool(poller.poll(0))
         readable, _, _ = select.select([sock], [], [], 0)  # pragma: no cover - no poll()
         return bool(readable)  # pragma: no cover
     except (OSError, ValueError):
         return True
+
+
+def readable_probe(sock: socket.socket) -> Callable[[], bool]:
+    """``is_readable(sock)`` as a function of no arguments, for a socket checked before
+    each reuse: one ``poll`` object stays registered for the socket's lifetime, so a
+    check costs one ``poll(0)`` system call and no setup. A socket closed since (or
+    one that cannot be registered) reads as readable, as ``is_readable`` says."""
+    if not hasattr(select, "poll"):  # pragma: no cover - no poll()
+        return lambda: is_readable(sock)
+    poller = select.poll()
+    try:
+        poller.register(sock, _EVENTS)
+    except (OSError, ValueError):
+        return lambda: True
+    poll = poller.poll
+
+    def probe() -> bool:
+        # A descriptor closed since reports POLLNVAL: readable, so never reused.
+        try:
+            return bool(poll(0))
+        except OSError:  # pragma: no cover - ENOMEM and the like
+            return True
+
+    return probe

@@ -36,7 +36,7 @@ from sdk_core._statistics import PoolStatistics
 
 from ._lifecycle import current_pid, fork_lock
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW, ResponseStream
-from ._sockcheck import is_readable
+from ._sockcheck import readable_probe
 from ._tls import CertTypes, VerifyTypes, make_ssl_context
 
 __all__ = ["SocketTransport"]
@@ -45,15 +45,13 @@ _READ_SIZE = 64 * 1024
 
 
 class _Connection:
-    __slots__ = ("codec", "sock")
+    __slots__ = ("codec", "is_stale", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.codec = new_codec()
-
-    def is_stale(self) -> bool:
-        """An idle connection that is readable was closed by the server (or sent junk)."""
-        return is_readable(self.sock)
+        #: An idle connection that is readable was closed by the server (or sent junk).
+        self.is_stale = readable_probe(sock)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -122,7 +120,8 @@ class SocketTransport:
             if self._closed:
                 raise ConnectError("ConnectError: the transport is closed.", request=request)
             out = self._pool.request(request.url.origin, time.monotonic())
-            self._apply(out)
+            if out.close or out.wake:
+                self._apply(out)
             if out.lease is not None:
                 return out.lease
             event, box = threading.Event(), list[Lease]()
@@ -150,9 +149,9 @@ class SocketTransport:
 
     def _release(self, lease: Lease, reusable: bool) -> None:
         with self._lock:
-            self._apply(
-                self._pool.release(lease.connection, reusable=reusable, now=time.monotonic())
-            )
+            out = self._pool.release(lease.connection, reusable=reusable, now=time.monotonic())
+            if out.close or out.wake:
+                self._apply(out)
 
     def _open(self, request: Request, timeout: Timeout) -> _Connection:
         url = request.url
@@ -227,7 +226,7 @@ class SocketTransport:
         try:
             write_error = self._send(conn, request, timeout, end)
             reader = StreamReader(conn.codec, request, window=STREAM_WINDOW)
-            conn.sock.settimeout(timeout.read)
+            _set_timeout(conn.sock, timeout.read)
             while (head := reader.head()) is NEED_DATA:
                 reader.feed(self._recv(conn, request, timeout.read, end))
         except BaseException as exc:
@@ -246,7 +245,7 @@ class SocketTransport:
         codec, sock = conn.codec, conn.sock
         content = request.content
         try:
-            sock.settimeout(_bounded(timeout.write, end))
+            _set_timeout(sock, _bounded(timeout.write, end))
             if isinstance(content, bytes):
                 sock.sendall(codec.encode_request(request, body=content))
             else:
@@ -282,7 +281,7 @@ class SocketTransport:
         conn: _Connection, request: Request, timeout: float | None, end: float | None = None
     ) -> bytes:
         if end is not None:  # each receive waits at most what is left of the attempt
-            conn.sock.settimeout(_bounded(timeout, end))
+            _set_timeout(conn.sock, _bounded(timeout, end))
         try:
             return conn.sock.recv(_READ_SIZE)
         except TimeoutError:
@@ -293,7 +292,7 @@ class SocketTransport:
     def _read_response(
         self, conn: _Connection, request: Request, timeout: Timeout, end: float | None
     ) -> tuple[Response, bool]:
-        conn.sock.settimeout(timeout.read)
+        _set_timeout(conn.sock, timeout.read)
         reader = ResponseReader(conn.codec, request, max_size=self._max_response_size)
         while True:
             step = reader.step()
@@ -319,6 +318,13 @@ class SocketTransport:
             for event, _ in self._waiting.values():
                 event.set()
             self._waiting.clear()
+
+
+def _set_timeout(sock: socket.socket, timeout: float | None) -> None:
+    """``sock.settimeout(timeout)`` unless that is its timeout already: each call costs a
+    system call (it sets the descriptor's blocking mode again), mostly to no effect."""
+    if sock.gettimeout() != timeout:
+        sock.settimeout(timeout)
 
 
 def _bounded(timeout: float | None, end: float | None) -> float | None:
@@ -370,7 +376,7 @@ class _SocketStream:
                 if left is not None and left <= 0:
                     message = f"ReadTimeout: no data for {timeout} s."
                     raise ReadTimeout(message, request=self._request)
-                conn.sock.settimeout(left)
+                _set_timeout(conn.sock, left)
                 reader.feed(SocketTransport._recv(conn, self._request, timeout))
         except BaseException:
             self._finish(reusable=False)

@@ -975,3 +975,45 @@ def test_fault_classes_are_in_the_error_tree() -> None:
         assert issubclass(cls, APIError)
         assert issubclass(cls, APIConnectionError) == (fault.request_sent is not None)
     assert issubclass(RemoteProtocolError, APIConnectionError)
+
+
+# -- the idle check and the timeout cache of SocketTransport -----------------------------
+
+
+def test_readable_probe_sees_data_eof_and_a_closed_socket() -> None:
+    from sdk_transports._sockcheck import readable_probe
+
+    left, right = socket.socketpair()
+    with left, right:
+        probe = readable_probe(left)
+        assert probe() is False  # idle: nothing to read
+        right.sendall(b"x")
+        assert probe() is True  # junk waiting
+        left.recv(1)
+        assert probe() is False
+        right.close()
+        assert probe() is True  # EOF
+        left.close()
+        assert probe() is True  # the descriptor is gone: never reused
+        assert readable_probe(left)() is True  # cannot even be registered
+
+
+def test_socket_transport_sets_a_timeout_only_when_it_changes() -> None:
+    from sdk_transports import _sockets
+
+    calls: list[float | None] = []
+
+    class Recording(socket.socket):
+        def settimeout(self, value: float | None) -> None:
+            calls.append(value)
+            super().settimeout(value)
+
+    sock = Recording()
+    with sock:
+        _sockets._set_timeout(sock, 5.0)
+        _sockets._set_timeout(sock, 5.0)
+        _sockets._set_timeout(sock, None)
+        _sockets._set_timeout(sock, None)
+        _sockets._set_timeout(sock, 0.5)
+        assert calls == [5.0, None, 0.5]
+        assert sock.gettimeout() == 0.5
