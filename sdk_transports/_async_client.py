@@ -6,7 +6,6 @@ It waits through anyio, so the same code runs on asyncio and on trio.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 from asyncio import _get_running_loop as asyncio_running_loop
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,6 +19,7 @@ from sdk_core import (
     NOT_GIVEN,
     APIError,
     Call,
+    CallOptions,
     Completed,
     ConnectError,
     DeadlineExceeded,
@@ -53,6 +53,10 @@ from ._tls import CertTypes, VerifyTypes
 __all__ = ["AsyncClient"]
 
 AsyncSleep = Callable[[float], Awaitable[object]]
+#: How a call's driver makes one attempt: a transport's ``handle_async_request``, or a
+#: streamed call's opener.
+AsyncAttempt = Callable[[Request, Timeout], Awaitable[Response]]
+AsyncOpener = Callable[[Request, Timeout], Awaitable[tuple[Response, AsyncResponseStream]]]
 
 
 def _loop_time() -> float:
@@ -144,12 +148,20 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         Cancellation releases the attempt's connection and propagates.
         """
         request, options = self._config.prepare(method, path, kwargs)
+        attempt = self._shared.transport.handle_async_request
+        return (await self._drive(request, options, attempt))[0]
+
+    async def _drive(
+        self, request: Request, options: CallOptions, attempt: AsyncAttempt
+    ) -> tuple[Response, float | None]:
+        """Run ``request``'s call, each attempt made by ``attempt`` and cancelled at the
+        deadline; the response it completed with and the call's deadline."""
         shared = self._shared
         if shared.closed:
             raise ConnectError("ConnectError: the client is closed.", request=request)
         if shared.pid != current_pid():  # in a forked child (the transport resets its pool)
             shared.after_fork()
-        clock, transport = shared.clock, shared.transport
+        clock = shared.clock
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
         deadline = call.deadline
         debug = logger.isEnabledFor(logging.DEBUG)
@@ -164,14 +176,10 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
                         log_attempt(event.request, call.attempts)
                 try:
                     if deadline is None:
-                        response = await transport.handle_async_request(
-                            event.request, event.timeout
-                        )
+                        response = await attempt(event.request, event.timeout)
                     else:
                         with anyio.move_on_after(max(deadline - clock(), 0.0)) as scope:
-                            response = await transport.handle_async_request(
-                                event.request, event.timeout
-                            )
+                            response = await attempt(event.request, event.timeout)
                         if scope.cancelled_caught:
                             raise DeadlineExceeded(
                                 "The call's total timeout ran out during an attempt.",
@@ -188,7 +196,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             elif isinstance(event, Sleep):
                 await shared.sleep(event.seconds)
             elif isinstance(event, Completed):
-                return event.response
+                return event.response, deadline
             else:
                 raise event.error
 
@@ -210,89 +218,40 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
     ) -> AsyncStreamResponse:
         request, options = self._config.prepare(method, path, kwargs)
         shared = self._shared
-        if shared.closed:
-            raise ConnectError("ConnectError: the client is closed.", request=request)
-        if shared.pid != current_pid():
-            shared.after_fork()
-        clock, transport = shared.clock, shared.transport
-        opener = getattr(transport, "open_async_stream", None)
-        call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
-        deadline = call.deadline
-        debug = logger.isEnabledFor(logging.DEBUG)
-        hooks = self._config.hooks
-        sent = 0.0
-        body: AsyncResponseStream | None = None  # the body of a 2xx head, until Completed
-        try:
-            while True:
-                event = call.next_event()
-                if body is not None and not isinstance(event, Completed):
-                    await body.aclose()  # a 2xx the call does not accept (x-should-retry)
-                    body = None
-                if isinstance(event, SendRequest):
-                    if debug or hooks:
-                        sent = clock()
-                        if debug:
-                            log_attempt(event.request, call.attempts)
-                    try:
-                        with anyio.move_on_after(
-                            math.inf if deadline is None else max(deadline - clock(), 0.0)
-                        ) as scope:
-                            head, stream = await self._open_attempt(
-                                transport, opener, event.request, event.timeout
-                            )
-                            if not head.is_success:
-                                head = await read_whole_async(
-                                    head,
-                                    stream,
-                                    max_size=shared.max_response_size,
-                                    timeout=event.timeout.read,
-                                )
-                            else:
-                                body = stream
-                        if scope.cancelled_caught:
-                            raise DeadlineExceeded(
-                                "The call's total timeout ran out during an attempt.",
-                                request=event.request,
-                            )
-                    except APIError as exc:
-                        call.receive_error(exc, now=clock())
-                        result: Response | APIError = exc
-                    else:
-                        call.receive_response(head, now=clock(), wall_time=shared.wall_clock())
-                        result = head
-                    if debug or hooks:
-                        observe(debug, hooks, event.request, call, result, clock() - sent)
-                elif isinstance(event, Sleep):
-                    await shared.sleep(event.seconds)
-                elif isinstance(event, Completed):
-                    response, handed = event.response, body
-                    body = None
-                    return AsyncStreamResponse(
-                        response,
-                        handed if handed is not None else BufferedAsyncStream(response.content),
-                        read_timeout=options.timeout.read,
-                        deadline=deadline,
-                        clock=clock,
-                        max_size=shared.max_response_size,
-                    )
-                else:
-                    raise event.error
-        finally:
-            if body is not None:  # cancelled or failed between the head and the hand-over
-                await body.aclose()
+        transport = shared.transport
+        opener: AsyncOpener | None = getattr(transport, "open_async_stream", None)
+        held: list[AsyncResponseStream] = []  # the body of the last 2xx head, unread
 
-    @staticmethod
-    async def _open_attempt(
-        transport: AsyncTransport,
-        opener: Callable[[Request, Timeout], Awaitable[tuple[Response, AsyncResponseStream]]]
-        | None,
-        request: Request,
-        timeout: Timeout,
-    ) -> tuple[Response, AsyncResponseStream]:
-        if opener is not None:
-            return await opener(request, timeout)
-        head = await transport.handle_async_request(request, timeout)
-        return head, BufferedAsyncStream(head.content)
+        async def attempt(request: Request, timeout: Timeout) -> Response:
+            while held:  # a 2xx the call did not accept (x-should-retry): dropped
+                await held.pop().aclose()
+            head: Response
+            body: AsyncResponseStream
+            if opener is not None:
+                head, body = await opener(request, timeout)
+            else:
+                head = await transport.handle_async_request(request, timeout)
+                body = BufferedAsyncStream(head.content)
+            if not head.is_success:  # the call needs the body: an error, or a redirect
+                max_size = shared.max_response_size
+                return await read_whole_async(head, body, max_size=max_size, timeout=timeout.read)
+            held.append(body)
+            return head
+
+        try:
+            response, deadline = await self._drive(request, options, attempt)
+        except BaseException:
+            while held:  # failed or cancelled between a head and the hand-over
+                await held.pop().aclose()
+            raise
+        return AsyncStreamResponse(
+            response,
+            held.pop() if held else BufferedAsyncStream(response.content),
+            read_timeout=options.timeout.read,
+            deadline=deadline,
+            clock=shared.clock,
+            max_size=shared.max_response_size,
+        )
 
     async def get(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
         """``await request("GET", path, ...)``."""

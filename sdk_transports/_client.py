@@ -14,11 +14,13 @@ from sdk_core import (
     NOT_GIVEN,
     APIError,
     Call,
+    CallOptions,
     Completed,
     ConnectError,
     Limits,
     NotGiven,
     RandomSource,
+    Request,
     Response,
     RetryBudget,
     RetryPolicy,
@@ -43,6 +45,10 @@ from ._streaming import BufferedStream, StreamResponse, read_whole
 from ._tls import CertTypes, VerifyTypes
 
 __all__ = ["Client"]
+
+#: How a call's driver makes one attempt: a transport's ``handle_request``, or a
+#: streamed call's opener.
+Attempt = Callable[[Request, Timeout], Response]
 
 
 class Client(BaseClient[Transport, Callable[[float], object]]):
@@ -120,12 +126,19 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
     def request(self, method: str, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
         """Make one API call (with its retries) and return the successful response."""
         request, options = self._config.prepare(method, path, kwargs)
+        return self._drive(request, options, self._shared.transport.handle_request)[0]
+
+    def _drive(
+        self, request: Request, options: CallOptions, attempt: Attempt
+    ) -> tuple[Response, float | None]:
+        """Run ``request``'s call, each attempt made by ``attempt``; the response it
+        completed with and the call's deadline (None: no ``Timeout.total``)."""
         shared = self._shared
         if shared.closed:
             raise ConnectError("ConnectError: the client is closed.", request=request)
         if shared.pid != current_pid():  # in a forked child (the transport resets its pool)
             shared.after_fork()
-        clock, transport = shared.clock, shared.transport
+        clock = shared.clock
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
         debug = logger.isEnabledFor(logging.DEBUG)
         hooks = self._config.hooks
@@ -138,7 +151,7 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
                     if debug:
                         log_attempt(event.request, call.attempts)
                 try:
-                    response = transport.handle_request(event.request, event.timeout)
+                    response = attempt(event.request, event.timeout)
                 except APIError as exc:
                     call.receive_error(exc, now=clock())
                     result: Response | APIError = exc
@@ -150,7 +163,7 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
             elif isinstance(event, Sleep):
                 shared.sleep(event.seconds)
             elif isinstance(event, Completed):
-                return event.response
+                return event.response, call.deadline
             else:
                 raise event.error
 
@@ -166,69 +179,41 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         """
         request, options = self._config.prepare(method, path, kwargs)
         shared = self._shared
-        if shared.closed:
-            raise ConnectError("ConnectError: the client is closed.", request=request)
-        if shared.pid != current_pid():
-            shared.after_fork()
-        clock, transport = shared.clock, shared.transport
+        transport = shared.transport
+        opener: Callable[[Request, Timeout], tuple[Response, ResponseStream]] | None
         opener = getattr(transport, "open_stream", None)
-        call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
-        debug = logger.isEnabledFor(logging.DEBUG)
-        hooks = self._config.hooks
-        sent = 0.0
-        body: ResponseStream | None = None  # the body of a 2xx head, until Completed
+        held: list[ResponseStream] = []  # the body of the last 2xx head, unread
+
+        def attempt(request: Request, timeout: Timeout) -> Response:
+            while held:  # a 2xx the call did not accept (x-should-retry): dropped
+                held.pop().close()
+            head: Response
+            body: ResponseStream
+            if opener is not None:
+                head, body = opener(request, timeout)
+            else:
+                head = transport.handle_request(request, timeout)
+                body = BufferedStream(head.content)
+            if not head.is_success:  # the call needs the body: an error, or a redirect
+                max_size = shared.max_response_size
+                return read_whole(head, body, max_size=max_size, timeout=timeout.read)
+            held.append(body)
+            return head
+
         try:
-            while True:
-                event = call.next_event()
-                if body is not None and not isinstance(event, Completed):
-                    body.close()  # a 2xx the call does not accept (x-should-retry)
-                    body = None
-                if isinstance(event, SendRequest):
-                    if debug or hooks:
-                        sent = clock()
-                        if debug:
-                            log_attempt(event.request, call.attempts)
-                    try:
-                        if opener is not None:
-                            head, stream = opener(event.request, event.timeout)
-                        else:
-                            head = transport.handle_request(event.request, event.timeout)
-                            stream = BufferedStream(head.content)
-                        if not head.is_success:
-                            head = read_whole(
-                                head,
-                                stream,
-                                max_size=shared.max_response_size,
-                                timeout=event.timeout.read,
-                            )
-                        else:
-                            body = stream
-                    except APIError as exc:
-                        call.receive_error(exc, now=clock())
-                        result: Response | APIError = exc
-                    else:
-                        call.receive_response(head, now=clock(), wall_time=shared.wall_clock())
-                        result = head
-                    if debug or hooks:
-                        observe(debug, hooks, event.request, call, result, clock() - sent)
-                elif isinstance(event, Sleep):
-                    shared.sleep(event.seconds)
-                elif isinstance(event, Completed):
-                    response, handed = event.response, body
-                    body = None
-                    return StreamResponse(
-                        response,
-                        handed if handed is not None else BufferedStream(response.content),
-                        read_timeout=options.timeout.read,
-                        deadline=call.deadline,
-                        clock=clock,
-                        max_size=shared.max_response_size,
-                    )
-                else:
-                    raise event.error
-        finally:
-            if body is not None:  # interrupted between the head and the hand-over
-                body.close()
+            response, deadline = self._drive(request, options, attempt)
+        except BaseException:
+            while held:  # failed or interrupted between a head and the hand-over
+                held.pop().close()
+            raise
+        return StreamResponse(
+            response,
+            held.pop() if held else BufferedStream(response.content),
+            read_timeout=options.timeout.read,
+            deadline=deadline,
+            clock=shared.clock,
+            max_size=shared.max_response_size,
+        )
 
     def get(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
         """``request("GET", path, ...)``."""
