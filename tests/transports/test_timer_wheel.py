@@ -4,6 +4,7 @@ bucket; driven here by a fake loop clock, so nothing waits."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -80,3 +81,66 @@ def test_a_bucket_fired_empty_is_harmless(loop: Any) -> None:
     loop.fire_until(when)
     wheel.discard(when, waiter)  # after the bucket is gone: nothing to do
     assert waiter.result() is None
+
+
+class _FakeAnyioStream:
+    """What ``_TrioStream`` needs of an anyio stream: the raw socket and aclose."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def extra(self, attribute: Any, default: Any = None) -> Any:
+        return self.sock
+
+    async def aclose(self) -> None:
+        self.sock.close()
+
+
+def test_trio_read_timeouts_expire_waits_on_virtual_time() -> None:
+    """``_TrioTimeouts`` on trio's autojumping clock: a 5 s and a 2 s wait on silent
+    sockets end in TimeoutError near their deadlines (the watcher wakes early for the
+    later-added, earlier bucket); a wait whose bytes arrive is left alone."""
+    trio = pytest.importorskip("trio")
+    trio_testing = pytest.importorskip("trio.testing")
+    from sdk_transports._anyio_transport import _TrioStream, _TrioTimeouts
+
+    pairs = [socket.socketpair() for _ in range(3)]
+    for a, _ in pairs:
+        a.setblocking(False)
+    ended: dict[str, float] = {}
+
+    async def main() -> None:
+        timeouts = _TrioTimeouts(trio)
+        fakes: list[Any] = [_FakeAnyioStream(a) for a, _ in pairs]
+        streams = [_TrioStream(fake, trio, timeouts) for fake in fakes]
+
+        async def silent(name: str, stream: _TrioStream, timeout: float) -> None:
+            with pytest.raises(TimeoutError):
+                await stream.receive(1024, timeout)
+            ended[name] = trio.current_time()
+
+        async def answered(stream: _TrioStream, peer: socket.socket) -> None:
+            async def answer() -> None:
+                await trio.sleep(1.0)
+                peer.send(b"hello")
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(answer)
+                assert await stream.receive(1024, 3.0) == b"hello"
+            ended["answered"] = trio.current_time()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(silent, "5s", streams[0], 5.0)
+            await trio.sleep(0.01)
+            nursery.start_soon(silent, "2s", streams[1], 2.0)
+            nursery.start_soon(answered, streams[2], pairs[2][1])
+
+    try:
+        trio.run(main, clock=trio_testing.MockClock(autojump_threshold=0))
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
+    assert 5.0 <= ended["5s"] <= 5.01 + 5.0 / 16
+    assert 2.01 <= ended["2s"] <= 2.01 + 2.0 / 16
+    assert ended["answered"] == pytest.approx(1.01)
