@@ -59,7 +59,8 @@ SLACK = 0.25
 RSS_BOUND = 20 * 1024 * 1024
 SYNC_THREADS = 8
 ASYNC_CONCURRENCY = 24
-_METHODS = ("GET", "GET", "GET", "GET", "POST", "POST", "POST", "PUT", "PUT", "DELETE")
+# STREAM: a GET through client.stream(), its body read in pieces (read()).
+_METHODS = ("GET", "GET", "STREAM", "STREAM", "POST", "POST", "POST", "PUT", "PUT", "DELETE")
 _ROOT = Path(__file__).resolve().parent.parent
 _KNOWN_GAP_1093 = (
     "httpcore#1093: a request cancelled (here by the call deadline) after the pool gave "
@@ -234,7 +235,12 @@ def _run_sync(combo: Combo, url: str, calls: int, seed: int, cap: float) -> RunR
                 method, path, body = tally.plan(index)
                 started = time.monotonic()
                 try:
-                    response = client.request(method, path, json=body)
+                    if method == "STREAM":
+                        with client.stream("GET", path) as streamed:
+                            streamed.read()
+                        response = streamed.response
+                    else:
+                        response = client.request(method, path, json=body)
                 except BaseException as exc:  # recorded; judged by class
                     tally.record(index, started, None, exc)
                 else:
@@ -286,7 +292,12 @@ def _run_async(combo: Combo, url: str, calls: int, seed: int, cap: float) -> Run
                     method, path, body = tally.plan(index)
                     started = time.monotonic()
                     try:
-                        response = await client.request(method, path, json=body)
+                        if method == "STREAM":
+                            async with client.stream("GET", path) as streamed:
+                                await streamed.aread()
+                            response = streamed.response
+                        else:
+                            response = await client.request(method, path, json=body)
                     except Exception as exc:  # recorded; judged by class
                         tally.record(index, started, None, exc)
                     else:
