@@ -869,14 +869,21 @@ async def _read_native(
     timeout: float | None,
     step: Callable[[], _T | _NeedData],
     feed: Callable[[bytes], None],
+    until: tuple[Callable[[], float], float] | None = None,
 ) -> _T:
-    """Read until ``step`` has its result, each receive waiting at most ``timeout``."""
+    """Read until ``step`` has its result, each receive waiting at most ``timeout`` or,
+    with ``until`` (a clock and a time on it), at most what is left until then."""
+    wait = timeout
     while True:
         result = step()
         if result is not NEED_DATA:
             return result
+        if until is not None and timeout is not None:
+            wait = until[1] - until[0]()
+            if wait <= 0:
+                raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.", request=request)
         try:
-            data = await stream.receive(_READ_SIZE, timeout)
+            data = await stream.receive(_READ_SIZE, wait)
         except anyio.EndOfStream:
             data = b""
         except TimeoutError:
@@ -929,17 +936,27 @@ class _AnyioResponseStream:
         if transport is None:
             return b""
         reader, conn = self._reader, self._conn
+        stream = conn.stream
         piece = b""
         try:
-            with anyio.CancelScope(deadline=transport._after(timeout)) as scope:
-                while True:
-                    step = reader.body()
-                    if isinstance(step, bytes):
-                        piece = step
-                        break
-                    reader.feed(await _receive(conn, self._request, timeout))
-            if scope.cancelled_caught:
-                raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.", request=self._request)
+            if isinstance(stream, _AsyncioStream | _TrioStream):
+                # Each receive waits at most what is left of this call: no cancel scope.
+                clock = transport._clock
+                end = math.inf if timeout is None else clock() + timeout
+                piece = await _read_native(
+                    stream, self._request, timeout, reader.body, reader.feed, (clock, end)
+                )
+            else:
+                with anyio.CancelScope(deadline=transport._after(timeout)) as scope:
+                    while True:
+                        step = reader.body()
+                        if isinstance(step, bytes):
+                            piece = step
+                            break
+                        reader.feed(await _receive(conn, self._request, timeout))
+                if scope.cancelled_caught:
+                    message = f"ReadTimeout: no data for {timeout} s."
+                    raise ReadTimeout(message, request=self._request)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._finish(reusable=False)
