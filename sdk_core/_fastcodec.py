@@ -49,7 +49,7 @@ __all__ = ["HAS_HTTPTOOLS", "FastClientCodec", "new_codec"]
 # (h11 refuses NUL, VT and FF in the reason), a chunk-size line (h11's, plus BWS before
 # ";"), and a Content-Length h11 accepts.
 _BLANK_LINE: Final = re.compile(rb"\n\r?\n")
-_STATUS_LINE: Final = re.compile(r"HTTP/1\.([01]) ([0-9]{3})(?: [^\x00\x0b\x0c]*)?")
+_BAD_REASON: Final = re.compile(r"[\x00\x0b\x0c]")
 _CHUNK_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,20})(?:[ \t]*;[^\n]*)?[ \t]*\r\n")
 _LENGTH: Final = re.compile(r"[0-9]{1,20}")
 
@@ -75,7 +75,9 @@ _S_DONE: Final = 3
 _S_ERROR: Final = 4
 _S_DELEGATED: Final = 5  # the whole cycle belongs to self._delegate
 
-_FRAMING_FIELDS: Final = frozenset({"content-length", "transfer-encoding", "connection"})
+# A status line is "HTTP/1.x NNN" and, when more follows, a space and the reason.
+_VERSIONS: Final = {"HTTP/1.1 ": True, "HTTP/1.0 ": False}  # True: may be kept alive
+_STATUS_CODES: Final = {f"{code:03d}": code for code in range(1000)}
 _END_REUSABLE: Final = ResponseEnd(reusable=True)
 _END_FINAL: Final = ResponseEnd(reusable=False)
 _CRLF: Final = b"\r\n"
@@ -366,38 +368,49 @@ class FastClientCodec(ClientCodec):
             return None  # bare CR or LF, or a folded line: h11's rules apply
         if "\r\n\t" in text:
             return None
-        status_line = _STATUS_LINE.fullmatch(lines[0])
-        if status_line is None:
+        status_line = lines[0]
+        http11 = _VERSIONS.get(status_line[:9])
+        status = _STATUS_CODES.get(status_line[9:12])
+        reason = status_line[12:]
+        if http11 is None or status is None:
             return None
-        status = int(status_line.group(2))
-        if status < 200:  # 1xx (skipped by h11) or not a status code at all
+        if reason and (
+            reason[0] != " " or (not reason.isprintable() and _BAD_REASON.search(reason))
+        ):
+            return None
+        if status < 200:  # 1xx: h11 skips it
             return None
         items: list[tuple[str, str]] = []
-        framing: list[tuple[str, str]] = []  # the few fields that decide the framing
+        fields: dict[str, list[str]] = {}  # the index Headers keeps: name to its values
         for line in lines[1:-2]:
             name, _, value = line.partition(":")
             name = name.lower()
             value = value.strip(" \t")
             items.append((name, value))
-            if name in _FRAMING_FIELDS:
-                framing.append((name, value))
-        length: str | None = None
-        chunked = close = False
-        for name, value in framing:
-            if name == "connection":
-                close = close or lists_close(value)
-            elif length is not None or chunked:  # h11 judges repeated or mixed framing
-                return None
-            elif name == "content-length":
-                if not _LENGTH.fullmatch(value):
-                    return None
-                length = value
-            elif value.lower() != "chunked":
-                return None
+            values = fields.get(name)
+            if values is None:
+                fields[name] = [value]
             else:
-                chunked = True
-                if value != "chunked":  # h11 hands the coding over lowercased
-                    items = [(n, "chunked" if n == name else v) for n, v in items]
+                values.append(value)
+        lengths = fields.get("content-length")
+        codings = fields.get("transfer-encoding")
+        if lengths is not None and (
+            codings is not None or len(lengths) > 1 or not _LENGTH.fullmatch(lengths[0])
+        ):
+            return None  # h11 judges repeated, mixed or unusual framing
+        chunked = False
+        if codings is not None:
+            if len(codings) > 1 or codings[0].lower() != "chunked":
+                return None
+            chunked = True
+            if codings[0] != "chunked":  # h11 hands the coding over lowercased
+                codings[0] = "chunked"
+                items = [(n, "chunked" if n == "transfer-encoding" else v) for n, v in items]
+        close = False
+        for value in fields.get("connection", ()):
+            if lists_close(value):
+                close = True
+                break
         # ClientCodec._check_size counts 4 bytes a field for the colon and CRLF (3 in the
         # block) and at most 1 more than the block for the status line: only a block near
         # the bound needs the exact count.
@@ -407,20 +420,20 @@ class FastClientCodec(ClientCodec):
             raise self._fail(
                 f"The response header block is larger than {self._max_header_bytes} bytes."
             )
-        if close or status_line.group(1) == "0":
+        if close or not http11:
             self._keep_alive = False
         if status in (204, 304):
             self._recv = _R_END
         elif chunked:
             self._recv = _R_CHUNK_LINE
             self._head_raw = bytes(block)
-        elif length is not None:
-            self._left = int(length)
+        elif lengths is not None:
+            self._left = int(lengths[0])
             self._recv = _R_LENGTH if self._left else _R_END
         else:  # RFC 9112 6.3: read until the server closes
             self._keep_alive = False
             self._recv = _R_UNTIL_EOF
-        return ResponseHead(status, Headers._trusted(items))
+        return ResponseHead(status, Headers._received(tuple(items), fields))
 
     @staticmethod
     def _counted_size(status_line: str, items: list[tuple[str, str]]) -> int:

@@ -113,6 +113,17 @@ class Headers(Mapping[str, str]):
         self._lower = lower
         return self
 
+    @classmethod
+    def _received(cls, items: tuple[tuple[str, str], ...], lower: dict[str, list[str]]) -> Headers:
+        """Build from pairs received from a peer whose names are lowercase already, with
+        ``lower`` their index (name to values, in order), built by the caller."""
+        self = cls.__new__(cls)
+        self._redaction = None
+        self._request_fields = None
+        self._items = items
+        self._lower = lower
+        return self
+
     def __getitem__(self, name: str) -> str:
         if not isinstance(name, str):
             raise KeyError(name)

@@ -132,7 +132,7 @@ class Response:
         if type(status_code) is not int or not 100 <= status_code <= 999:
             raise ValueError(f"Invalid status code {status_code!r}.")
         self.status_code = status_code
-        hdrs = Headers(headers)
+        hdrs = headers if type(headers) is Headers else Headers(headers)  # immutable: shared
         if request is not None and hdrs._redaction is None:
             redaction = request.headers._redaction
             if redaction is not None:  # shown under the policy of the client that sent it

@@ -135,10 +135,9 @@ class PoolState:
             if out.lease is None:
                 self._waiters[ticket] = origin
             return out
-        self._waiters[ticket] = origin  # behind those who came first
-        self._serve_waiters(out)
-        if out.wake and out.wake[-1].ticket == ticket:  # served in order: it comes last
-            out.lease = out.wake.pop()
+        # Requests wait only while no connection can be had (every release and expiry
+        # serves them first), so this one cannot be served either: behind them it goes.
+        self._waiters[ticket] = origin
         return out
 
     def release(self, connection: int, *, reusable: bool, now: float) -> Outcome:

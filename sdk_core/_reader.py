@@ -22,7 +22,7 @@ class ResponseReader:
     ``ResponseTooLargeError`` past ``max_size`` decoded bytes.
     """
 
-    __slots__ = ("_body", "_codec", "_decoder", "_head", "_max_size", "_request")
+    __slots__ = ("_codec", "_decoder", "_head", "_max_size", "_pieces", "_request", "_size")
 
     def __init__(self, codec: ClientCodec, request: Request, *, max_size: int) -> None:
         self._codec = codec
@@ -30,7 +30,10 @@ class ResponseReader:
         self._head: ResponseHead | None = None
         # None until the head names a Content-Encoding: identity bodies are only counted.
         self._decoder: BodyDecoder | None = None
-        self._body = bytearray()
+        # The body's pieces, joined once at the end (a body read in one piece is not
+        # copied), and the size of the identity ones.
+        self._pieces: list[bytes] = []
+        self._size = 0
         self._max_size = max_size
 
     def feed(self, data: bytes) -> None:
@@ -47,10 +50,11 @@ class ResponseReader:
             if isinstance(event, BodyChunk):
                 decoder = self._decoder
                 if decoder is not None:
-                    self._body += decoder.feed(event.data)
+                    self._pieces.append(decoder.feed(event.data))
                 else:
-                    self._body += event.data
-                    if len(self._body) > self._max_size:
+                    self._pieces.append(event.data)
+                    self._size += len(event.data)
+                    if self._size > self._max_size:
                         raise ResponseTooLargeError(
                             "The response body is larger than max_response_size "
                             f"({self._max_size} bytes)."
@@ -65,13 +69,13 @@ class ResponseReader:
                 head = self._head
                 assert head is not None  # the codec never ends a response it did not start
                 if self._decoder is not None:
-                    self._body += self._decoder.flush()
+                    self._pieces.append(self._decoder.flush())
                 if event.reusable:
                     codec.start_next_cycle()
                 response = Response(
                     head.status_code,
                     headers=head.headers,
-                    content=bytes(self._body),
+                    content=b"".join(self._pieces),
                     request=self._request,
                 )
                 return response, event.reusable
