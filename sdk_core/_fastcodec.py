@@ -167,7 +167,7 @@ class FastClientCodec(ClientCodec):
         if self._recv == _R_ERROR and self._send == _S_IDLE:
             self._doubtful = True
             raise RemoteProtocolError(_BROKEN_BEFORE_REQUEST, request_sent=False)
-        if request.method in ("HEAD", "CONNECT") or "upgrade" in request.headers:
+        if request.method in ("HEAD", "CONNECT") or "upgrade" in request.headers._lower:
             return self._delegate_cycle(request, body)
         context = "The request cannot be sent"
         self._method = request.method.encode("ascii")

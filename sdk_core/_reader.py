@@ -61,9 +61,9 @@ class ResponseReader:
                         )
             elif isinstance(event, ResponseHead):
                 self._head = event
-                encoding = event.headers.first("content-encoding")
-                if encoding is not None:
-                    self._decoder = BodyDecoder(encoding, max_size=self._max_size)
+                encodings = event.headers._lower.get("content-encoding")
+                if encodings:
+                    self._decoder = BodyDecoder(encodings[0], max_size=self._max_size)
             else:
                 assert isinstance(event, ResponseEnd)
                 head = self._head

@@ -212,7 +212,15 @@ class SocketTransport:
         lease, conn = self._checkout(request, timeout)
         reusable = False
         try:
-            response, reusable = self._exchange(conn, request, timeout, end)
+            # ``end`` bounds every wait of the exchange, as the attempt's Timeout.total.
+            write_error = self._send(conn, request, timeout, end)
+            if write_error is None:
+                response, reusable = self._read_response(conn, request, timeout, end)
+            else:
+                try:
+                    response, _ = self._read_response(conn, request, timeout, end)
+                except APIError:
+                    raise write_error from write_error.__cause__
         finally:
             self._release(lease, reusable)
         return response
@@ -245,7 +253,7 @@ class SocketTransport:
         codec, sock = conn.codec, conn.sock
         content = request.content
         try:
-            _set_timeout(sock, _bounded(timeout.write, end))
+            _set_timeout(sock, timeout.write if end is None else _bounded(timeout.write, end))
             if isinstance(content, bytes):
                 sock.sendall(codec.encode_request(request, body=content))
             else:
@@ -261,20 +269,6 @@ class SocketTransport:
             error.__cause__ = exc
             return error
         return None
-
-    def _exchange(
-        self, conn: _Connection, request: Request, timeout: Timeout, end: float | None
-    ) -> tuple[Response, bool]:
-        """Send ``request`` and read its response; ``end`` (a monotonic time, or None)
-        bounds every wait of the exchange, as the attempt's ``Timeout.total``."""
-        write_error = self._send(conn, request, timeout, end)
-        if write_error is None:
-            return self._read_response(conn, request, timeout, end)
-        try:
-            response, _ = self._read_response(conn, request, timeout, end)
-        except APIError:
-            raise write_error from write_error.__cause__
-        return response, False
 
     @staticmethod
     def _recv(
