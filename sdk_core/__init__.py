@@ -32,6 +32,7 @@ from ._errors import (
     InternalServerError,
     InvalidRequestError,
     NotFoundError,
+    PaginationError,
     PermissionDeniedError,
     PoolTimeout,
     RateLimitError,
@@ -50,6 +51,18 @@ from ._errors import (
 from ._headers import Headers
 from ._models import Request, Response
 from ._observe import AttemptRecord
+from ._paging import (
+    CursorPaging,
+    FieldPath,
+    Link,
+    LinkHeaderPaging,
+    NextCursorPaging,
+    OffsetPaging,
+    Page,
+    PageRequest,
+    Paging,
+    parse_link_header,
+)
 from ._redirect import RedirectDecision, RedirectReason, redirect_request
 from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry, parse_retry_after
 from ._sentinel import NOT_GIVEN, NotGiven
@@ -81,14 +94,24 @@ __all__ = [
     "ConflictError",
     "ConnectError",
     "ConnectTimeout",
+    "CursorPaging",
     "DeadlineExceeded",
     "Failed",
+    "FieldPath",
     "Headers",
     "InternalServerError",
     "InvalidRequestError",
     "Limits",
+    "Link",
+    "LinkHeaderPaging",
+    "NextCursorPaging",
     "NotFoundError",
     "NotGiven",
+    "OffsetPaging",
+    "Page",
+    "PageRequest",
+    "PaginationError",
+    "Paging",
     "PermissionDeniedError",
     "PoolStatistics",
     "PoolTimeout",
@@ -122,6 +145,7 @@ __all__ = [
     "decide_retry",
     "error_class_for",
     "parse_error_body",
+    "parse_link_header",
     "parse_retry_after",
     "redirect_request",
     "status_error",

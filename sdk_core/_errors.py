@@ -3,6 +3,7 @@
 ``InvalidRequestError`` is the caller's mistake, raised before anything is sent.
 ``APIConnectionError`` and its subclasses mean no usable response arrived.
 ``APIStatusError`` and its subclasses carry a response the server sent.
+``PaginationError`` is a successful page that cannot be paged on from.
 The status-to-class table lives in ``_status.py``.
 """
 
@@ -28,6 +29,7 @@ __all__ = [
     "InternalServerError",
     "InvalidRequestError",
     "NotFoundError",
+    "PaginationError",
     "PermissionDeniedError",
     "PoolTimeout",
     "RateLimitError",
@@ -101,6 +103,20 @@ class TooManyRedirects(RedirectError):
 
     ``response`` is the last 3xx response; ``response.redirects`` the redirects followed.
     """
+
+
+class PaginationError(APIError):
+    """A page arrived, but the listing cannot go on from it safely.
+
+    Its body is not what the paging strategy reads (not JSON, items not a list, a
+    cursor missing or of the wrong type), its next link is not an http(s) URL of the
+    same origin, or the next page would repeat one already fetched. ``response`` is the
+    response of the page it is about.
+    """
+
+    def __init__(self, message: str, *, response: Response | None = None) -> None:
+        super().__init__(message, request=response.request if response is not None else None)
+        self.response = response
 
 
 class APIConnectionError(APIError):

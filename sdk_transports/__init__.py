@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ._client import Client
     from ._httpcore import AsyncHttpcoreTransport, HttpcoreTransport
     from ._mock import MockTransport
+    from ._paging import AsyncPaginator, Paginator
     from ._protocols import AsyncTransport, Transport
     from ._sockets import SocketTransport
     from ._streaming import AsyncStreamResponse, StreamResponse
@@ -24,11 +25,13 @@ __all__ = [
     "AnyioTransport",
     "AsyncClient",
     "AsyncHttpcoreTransport",
+    "AsyncPaginator",
     "AsyncStreamResponse",
     "AsyncTransport",
     "Client",
     "HttpcoreTransport",
     "MockTransport",
+    "Paginator",
     "SocketTransport",
     "StreamResponse",
     "Transport",
@@ -39,11 +42,13 @@ _HOMES = {
     "AnyioTransport": "_anyio_transport",
     "AsyncClient": "_async_client",
     "AsyncHttpcoreTransport": "_httpcore",
+    "AsyncPaginator": "_paging",
     "AsyncStreamResponse": "_streaming",
     "AsyncTransport": "_protocols",
     "Client": "_client",
     "HttpcoreTransport": "_httpcore",
     "MockTransport": "_mock",
+    "Paginator": "_paging",
     "SocketTransport": "_sockets",
     "StreamResponse": "_streaming",
     "Transport": "_protocols",

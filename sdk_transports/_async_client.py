@@ -293,6 +293,27 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
     ) -> None:
         await self.aclose()
 
+    from sdk_core import Paging as _Paging  # for the annotations
+
+    from ._paging import AsyncPaginator as _AsyncPaginator
+
+    def paginate(
+        self,
+        method: str,
+        path: str,
+        paging: _Paging,
+        *,
+        max_pages: int | None = None,
+        **kwargs: Unpack[RequestKwargs],
+    ) -> _AsyncPaginator:
+        """The items of every page of a listing, for ``async for``, read with ``paging``;
+        ``.pages()`` gives whole pages. Each page is one ``request`` call, so it behaves
+        (and is cancelled) as one. Nothing is sent until iterated; see
+        ``sdk_transports._paging.AsyncPaginator``. Raises ``InvalidRequestError`` here."""
+        from ._paging import AsyncPaginator
+
+        return AsyncPaginator(self, method, path, paging, max_pages=max_pages, kwargs=kwargs)
+
 
 class _StreamCall(AbstractAsyncContextManager[AsyncStreamResponse]):
     """What ``AsyncClient.stream`` returns: ``async with`` makes the call and closes the

@@ -252,3 +252,24 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    from sdk_core import Paging as _Paging  # for the annotations
+
+    from ._paging import Paginator as _Paginator
+
+    def paginate(
+        self,
+        method: str,
+        path: str,
+        paging: _Paging,
+        *,
+        max_pages: int | None = None,
+        **kwargs: Unpack[RequestKwargs],
+    ) -> _Paginator:
+        """The items of every page of a listing, read with ``paging`` (``CursorPaging``,
+        ``NextCursorPaging``, ``OffsetPaging``, ``LinkHeaderPaging``); ``.pages()`` gives
+        whole pages. Each page is one ``request`` call. Nothing is sent until iterated;
+        see ``sdk_transports._paging.Paginator``. Raises ``InvalidRequestError`` here."""
+        from ._paging import Paginator
+
+        return Paginator(self, method, path, paging, max_pages=max_pages, kwargs=kwargs)

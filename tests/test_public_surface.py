@@ -49,6 +49,15 @@ CORE_NAMES = [
     "UnprocessableEntityError",
     "RateLimitError",
     "InternalServerError",
+    "PaginationError",
+    "CursorPaging",
+    "NextCursorPaging",
+    "OffsetPaging",
+    "LinkHeaderPaging",
+    "Page",
+    "PageRequest",
+    "Paging",
+    "parse_link_header",
 ]
 TRANSPORT_NAMES = [
     "Client",
@@ -58,6 +67,8 @@ TRANSPORT_NAMES = [
     "SocketTransport",
     "AnyioTransport",
     "MockTransport",
+    "Paginator",
+    "AsyncPaginator",
 ]
 
 
@@ -90,6 +101,7 @@ def test_the_error_tree() -> None:
     assert issubclass(s.APITimeoutError, s.APIConnectionError)
     assert issubclass(s.APIConnectionError, s.APIError)
     assert issubclass(s.APIStatusError, s.APIError)
+    assert issubclass(s.PaginationError, s.APIError)
     assert issubclass(s.APIError, s.SDKError)
 
 
@@ -130,6 +142,12 @@ def test_client_signature(cls: type) -> None:
     assert list(request)[:3] == ["self", "method", "path"]
     for method in ("get", "post", "put", "patch", "delete", "stream", "with_options", "statistics"):
         assert callable(getattr(cls, method))
+    assert list(inspect.signature(cls.paginate).parameters)[:4] == [
+        "self",
+        "method",
+        "path",
+        "paging",
+    ]
 
 
 @pytest.mark.parametrize("cls", [sdk_transports.Client, sdk_transports.AsyncClient])
