@@ -25,6 +25,7 @@ from sdk_core import (
     DeadlineExceeded,
     Limits,
     NotGiven,
+    Paging,
     RandomSource,
     Request,
     Response,
@@ -46,6 +47,7 @@ from ._client_base import (
     observe,
 )
 from ._lifecycle import current_pid
+from ._paging import AsyncPaginator
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, AsyncResponseStream, AsyncTransport
 from ._streaming import AsyncStreamResponse, BufferedAsyncStream, read_whole_async
 from ._tls import CertTypes, VerifyTypes
@@ -293,25 +295,19 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
     ) -> None:
         await self.aclose()
 
-    from sdk_core import Paging as _Paging  # for the annotations
-
-    from ._paging import AsyncPaginator as _AsyncPaginator
-
     def paginate(
         self,
         method: str,
         path: str,
-        paging: _Paging,
+        paging: Paging,
         *,
         max_pages: int | None = None,
         **kwargs: Unpack[RequestKwargs],
-    ) -> _AsyncPaginator:
+    ) -> AsyncPaginator:
         """The items of every page of a listing, for ``async for``, read with ``paging``;
         ``.pages()`` gives whole pages. Each page is one ``request`` call, so it behaves
         (and is cancelled) as one. Nothing is sent until iterated; see
         ``sdk_transports._paging.AsyncPaginator``. Raises ``InvalidRequestError`` here."""
-        from ._paging import AsyncPaginator
-
         return AsyncPaginator(self, method, path, paging, max_pages=max_pages, kwargs=kwargs)
 
 

@@ -19,6 +19,7 @@ from sdk_core import (
     ConnectError,
     Limits,
     NotGiven,
+    Paging,
     RandomSource,
     Request,
     Response,
@@ -39,6 +40,7 @@ from ._client_base import (
     observe,
 )
 from ._lifecycle import current_pid
+from ._paging import Paginator
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, ResponseStream, Transport
 from ._sockets import SocketTransport
 from ._streaming import BufferedStream, StreamResponse, read_whole
@@ -253,23 +255,17 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
     ) -> None:
         self.close()
 
-    from sdk_core import Paging as _Paging  # for the annotations
-
-    from ._paging import Paginator as _Paginator
-
     def paginate(
         self,
         method: str,
         path: str,
-        paging: _Paging,
+        paging: Paging,
         *,
         max_pages: int | None = None,
         **kwargs: Unpack[RequestKwargs],
-    ) -> _Paginator:
+    ) -> Paginator:
         """The items of every page of a listing, read with ``paging`` (``CursorPaging``,
         ``NextCursorPaging``, ``OffsetPaging``, ``LinkHeaderPaging``); ``.pages()`` gives
         whole pages. Each page is one ``request`` call. Nothing is sent until iterated;
         see ``sdk_transports._paging.Paginator``. Raises ``InvalidRequestError`` here."""
-        from ._paging import Paginator
-
         return Paginator(self, method, path, paging, max_pages=max_pages, kwargs=kwargs)
