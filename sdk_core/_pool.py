@@ -43,6 +43,7 @@ class _Entry:
     origin: Origin
     state: _Conn
     idle_since: float = 0.0
+    ticket: int = 0  # the lease holding it (while opening or busy)
 
 
 @dataclass(slots=True)
@@ -83,6 +84,7 @@ class PoolState:
             if entry.origin == origin:
                 del self._idle[conn]
                 entry.state = _Conn.BUSY
+                entry.ticket = ticket
                 return Lease(ticket, conn, origin, False)
         if len(self._entries) >= self._max:
             if not self._idle:
@@ -91,7 +93,7 @@ class PoolState:
             del self._entries[oldest]
             out.close.append(oldest)
         conn = self._id()
-        self._entries[conn] = _Entry(origin, _Conn.OPENING)
+        self._entries[conn] = _Entry(origin, _Conn.OPENING, ticket=ticket)
         return Lease(ticket, conn, origin, True)
 
     def _serve_waiters(self, out: Outcome) -> None:
@@ -140,11 +142,14 @@ class PoolState:
         self._waiters[ticket] = origin
         return out
 
-    def release(self, connection: int, *, reusable: bool, now: float) -> Outcome:
-        """A request is done with ``connection`` (opened or not); pool it or drop it."""
+    def release(self, lease: Lease, *, reusable: bool, now: float) -> Outcome:
+        """``lease``'s request is done with its connection (opened or not); pool it or
+        drop it. A lease released twice, or after its connection went to another
+        request, changes nothing."""
         out = Outcome()
+        connection = lease.connection
         entry = self._entries.get(connection)
-        if entry is None or entry.state is _Conn.IDLE:
+        if entry is None or entry.state is _Conn.IDLE or entry.ticket != lease.ticket:
             return out  # already dropped (expired, closed by the pool) or released twice
         if reusable and entry.state is _Conn.BUSY:
             entry.state = _Conn.IDLE

@@ -564,7 +564,7 @@ class AnyioTransport:
     async def _release(self, lease: Lease, reusable: bool) -> None:
         # The slot is freed before any await; only the closes await, and they are
         # shielded in ``_apply``: a cancelled request never keeps its slot.
-        out = self._pool.release(lease.connection, reusable=reusable, now=time.monotonic())
+        out = self._pool.release(lease, reusable=reusable, now=time.monotonic())
         if out.wake or out.close:
             await self._apply(out)
 
@@ -657,7 +657,7 @@ class AnyioTransport:
         if epoch != self._epoch:
             conn.close_now()
             return None
-        out = self._pool.release(lease.connection, reusable=reusable, now=time.monotonic())
+        out = self._pool.release(lease, reusable=reusable, now=time.monotonic())
         return out if out.wake or out.close else None
 
     async def handle_async_request(self, request: Request, timeout: Timeout) -> Response:

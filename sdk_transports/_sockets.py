@@ -149,7 +149,7 @@ class SocketTransport:
 
     def _release(self, lease: Lease, reusable: bool) -> None:
         with self._lock:
-            out = self._pool.release(lease.connection, reusable=reusable, now=time.monotonic())
+            out = self._pool.release(lease, reusable=reusable, now=time.monotonic())
             if out.close or out.wake:
                 self._apply(out)
 

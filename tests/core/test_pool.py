@@ -40,6 +40,7 @@ class PoolMachine(RuleBasedStateMachine):
         self.closed: set[int] = set()
         self.seen: set[int] = set()  # every connection id ever leased
         self.origins: dict[int, Origin] = {}  # ticket -> the origin it asked for
+        self.released: list[Lease] = []  # every lease given back
 
     @initialize(
         max_connections=st.integers(1, 4),
@@ -129,7 +130,8 @@ class PoolMachine(RuleBasedStateMachine):
         self.now += step
         ticket = data.draw(st.sampled_from(self._busy()))
         lease = self.held.pop(ticket)
-        out = self.pool.release(lease.connection, reusable=reusable, now=self.now)
+        out = self.pool.release(lease, reusable=reusable, now=self.now)
+        self.released.append(lease)
         if not reusable:
             assert lease.connection in out.close
         else:
@@ -142,7 +144,7 @@ class PoolMachine(RuleBasedStateMachine):
         ticket = data.draw(st.sampled_from(self._unopened()))
         lease = self.held.pop(ticket)
         # Never opened: dropped whatever the driver says about reuse.
-        out = self.pool.release(lease.connection, reusable=reusable, now=self.now)
+        out = self.pool.release(lease, reusable=reusable, now=self.now)
         assert lease.connection in out.close
         self._apply(out, releasing=lease.connection)
 
@@ -154,13 +156,14 @@ class PoolMachine(RuleBasedStateMachine):
         self.waiting.remove(ticket)
         assert self.pool.cancel(ticket) is False  # cancelling twice is harmless
 
-    @precondition(lambda self: self.idle or self.closed)
+    @precondition(lambda self: self.released)
     @rule(data=st.data())
     def release_again(self, data: st.DataObject) -> None:
-        """A stale release (idle, or already closed) changes nothing."""
-        conn = data.draw(st.sampled_from(sorted({*self.idle, *self.closed})))
+        """A stale release changes nothing: its connection may be idle, closed, or by now
+        busy with another request, which keeps it."""
+        lease = data.draw(st.sampled_from(self.released))
         before = self.pool.statistics()
-        out = self.pool.release(conn, reusable=data.draw(st.booleans()), now=self.now)
+        out = self.pool.release(lease, reusable=data.draw(st.booleans()), now=self.now)
         assert out == Outcome()
         assert self.pool.statistics() == before
 
@@ -195,7 +198,7 @@ class PoolMachine(RuleBasedStateMachine):
             for ticket in sorted(self.held):
                 lease = self.held.pop(ticket)
                 reusable = lease.connection in self.opened_conns
-                out = self.pool.release(lease.connection, reusable=reusable, now=self.now)
+                out = self.pool.release(lease, reusable=reusable, now=self.now)
                 if reusable:
                     self.idle[lease.connection] = (lease.origin, self.now)
                 self._apply(out, releasing=lease.connection)
@@ -253,8 +256,8 @@ def test_reuses_the_most_recently_idle_connection_of_the_origin() -> None:
     assert first.connection != second.connection
     for lease in (first, second):
         pool.opened(lease.connection)
-    pool.release(first.connection, reusable=True, now=1.0)
-    pool.release(second.connection, reusable=True, now=2.0)
+    pool.release(first, reusable=True, now=1.0)
+    pool.release(second, reusable=True, now=2.0)
     assert pool.statistics() == PoolStatistics(in_use=0, idle=2, waiting=0)
     again = lease_of(pool.request(A, 3.0))
     assert not again.is_new
@@ -266,7 +269,7 @@ def test_no_reuse_across_origins() -> None:
     pool = PoolState(Limits(max_connections=4))
     lease = lease_of(pool.request(A, 0.0))
     pool.opened(lease.connection)
-    pool.release(lease.connection, reusable=True, now=0.0)
+    pool.release(lease, reusable=True, now=0.0)
     for origin in (B, C):  # same host, other scheme and port, is another origin
         other = lease_of(pool.request(origin, 0.0))
         assert other.is_new
@@ -280,8 +283,8 @@ def test_at_max_the_oldest_idle_connection_of_another_origin_is_evicted() -> Non
     b = lease_of(pool.request(B, 0.0))
     for lease in (a, b):
         pool.opened(lease.connection)
-    pool.release(a.connection, reusable=True, now=1.0)
-    pool.release(b.connection, reusable=True, now=2.0)
+    pool.release(a, reusable=True, now=1.0)
+    pool.release(b, reusable=True, now=2.0)
     out = pool.request(C, 3.0)
     assert out.close == [a.connection]
     assert lease_of(out).is_new
@@ -295,7 +298,7 @@ def test_at_max_without_idle_connections_the_request_waits() -> None:
     assert out.lease is None
     assert pool.statistics() == PoolStatistics(in_use=1, idle=0, waiting=1)
     pool.opened(first.connection)
-    released = pool.release(first.connection, reusable=True, now=1.0)
+    released = pool.release(first, reusable=True, now=1.0)
     assert released.close == []
     assert released.wake == [Lease(out.ticket, first.connection, A, False)]
     assert pool.statistics() == PoolStatistics(in_use=1, idle=0, waiting=0)
@@ -305,7 +308,7 @@ def test_a_failed_open_hands_a_new_connection_to_the_waiter() -> None:
     pool = PoolState(Limits(max_connections=1))
     first = lease_of(pool.request(A, 0.0))
     waiter = pool.request(B, 0.0)
-    out = pool.release(first.connection, reusable=True, now=0.0)  # never opened
+    out = pool.release(first, reusable=True, now=0.0)  # never opened
     assert out.close == [first.connection]
     [woken] = out.wake
     assert woken.ticket == waiter.ticket
@@ -317,11 +320,13 @@ def test_keepalive_expiry() -> None:
     pool = PoolState(Limits(max_connections=2, keepalive_expiry=5.0))
     lease = lease_of(pool.request(A, 0.0))
     pool.opened(lease.connection)
-    pool.release(lease.connection, reusable=True, now=0.0)
+    pool.release(lease, reusable=True, now=0.0)
     kept = pool.request(A, 4.9)
     assert kept.close == []
-    assert lease_of(kept).connection == lease.connection
-    pool.release(lease.connection, reusable=True, now=4.9)
+    again = lease_of(kept)
+    assert again.connection == lease.connection
+    assert pool.release(lease, reusable=True, now=4.9) == Outcome()  # stale: not its lease
+    pool.release(again, reusable=True, now=4.9)
     assert pool.expire(9.8).close == []
     expired = pool.request(A, 9.9)  # 5.0 s idle: gone
     assert expired.close == [lease.connection]
@@ -333,7 +338,7 @@ def test_expire_alone_and_without_expiry() -> None:
     pool = PoolState(Limits(keepalive_expiry=1.0))
     lease = lease_of(pool.request(A, 0.0))
     pool.opened(lease.connection)
-    pool.release(lease.connection, reusable=True, now=0.0)
+    pool.release(lease, reusable=True, now=0.0)
     out = Outcome()
     assert pool.expire(1.0, out) is out
     assert out.close == [lease.connection]
@@ -342,7 +347,7 @@ def test_expire_alone_and_without_expiry() -> None:
     forever = PoolState(Limits(keepalive_expiry=None))
     lease = lease_of(forever.request(A, 0.0))
     forever.opened(lease.connection)
-    forever.release(lease.connection, reusable=True, now=0.0)
+    forever.release(lease, reusable=True, now=0.0)
     assert forever.expire(1e9).close == []
     assert forever.statistics().idle == 1
 
@@ -352,13 +357,9 @@ def test_idle_connections_beyond_max_keepalive_are_closed_oldest_first() -> None
     leases = [lease_of(pool.request(A, 0.0)) for _ in range(3)]
     for lease in leases:
         pool.opened(lease.connection)
-    assert pool.release(leases[0].connection, reusable=True, now=1.0).close == []
-    assert pool.release(leases[1].connection, reusable=True, now=2.0).close == [
-        leases[0].connection
-    ]
-    assert pool.release(leases[2].connection, reusable=False, now=3.0).close == [
-        leases[2].connection
-    ]
+    assert pool.release(leases[0], reusable=True, now=1.0).close == []
+    assert pool.release(leases[1], reusable=True, now=2.0).close == [leases[0].connection]
+    assert pool.release(leases[2], reusable=False, now=3.0).close == [leases[2].connection]
     assert pool.statistics() == PoolStatistics(in_use=0, idle=1, waiting=0)
 
 
@@ -366,11 +367,11 @@ def test_double_release_is_harmless() -> None:
     pool = PoolState(Limits(max_connections=1))
     lease = lease_of(pool.request(A, 0.0))
     pool.opened(lease.connection)
-    assert pool.release(lease.connection, reusable=True, now=0.0) == Outcome()
-    assert pool.release(lease.connection, reusable=True, now=0.0) == Outcome()
-    assert pool.release(lease.connection, reusable=False, now=0.0) == Outcome()
+    assert pool.release(lease, reusable=True, now=0.0) == Outcome()
+    assert pool.release(lease, reusable=True, now=0.0) == Outcome()
+    assert pool.release(lease, reusable=False, now=0.0) == Outcome()
     assert pool.statistics() == PoolStatistics(in_use=0, idle=1, waiting=0)
-    assert pool.release(12345, reusable=False, now=0.0) == Outcome()  # never known
+    assert pool.release(Lease(0, 12345, A, False), reusable=False, now=0.0) == Outcome()
 
 
 def test_cancel_of_an_unknown_ticket_is_false() -> None:
@@ -392,14 +393,14 @@ def test_close_all_forgets_everything() -> None:
     pool.opened(busy.connection)
     idle = lease_of(pool.request(B, 0.0))
     pool.opened(idle.connection)
-    pool.release(idle.connection, reusable=True, now=0.0)
+    pool.release(idle, reusable=True, now=0.0)
     opening = lease_of(pool.request(C, 0.0))  # evicts the idle one
     waiter = pool.request(A, 0.0)
     assert waiter.lease is None
     assert sorted(pool.close_all()) == sorted([busy.connection, opening.connection])
     assert pool.statistics() == PoolStatistics()
     assert pool.cancel(waiter.ticket) is False
-    assert pool.release(busy.connection, reusable=True, now=0.0) == Outcome()
+    assert pool.release(busy, reusable=True, now=0.0) == Outcome()
     assert pool.close_all() == []
     fresh = lease_of(pool.request(A, 0.0))
     assert fresh.is_new
@@ -411,7 +412,7 @@ def test_unbounded_limits() -> None:
     leases = [lease_of(pool.request(A, 0.0)) for _ in range(50)]
     for lease in leases:
         pool.opened(lease.connection)
-        assert pool.release(lease.connection, reusable=True, now=0.0).close == []
+        assert pool.release(lease, reusable=True, now=0.0).close == []
     assert pool.statistics() == PoolStatistics(in_use=0, idle=50, waiting=0)
 
 
@@ -421,7 +422,7 @@ def test_waiters_are_served_in_arrival_order_across_origins() -> None:
     pool.opened(first.connection)
     w1 = pool.request(B, 0.0)
     w2 = pool.request(A, 0.0)
-    out = pool.release(first.connection, reusable=True, now=0.0)
+    out = pool.release(first, reusable=True, now=0.0)
     # The idle A connection would suit w2, but w1 came first: it is evicted for B.
     assert out.close == [first.connection]
     assert [lease.ticket for lease in out.wake] == [w1.ticket]
@@ -438,7 +439,7 @@ def test_a_newcomer_does_not_overtake_a_waiter() -> None:
     newcomer = pool.request(A, 0.0)
     assert waiter.lease is None
     assert newcomer.lease is None
-    out = pool.release(first.connection, reusable=True, now=1.0)
+    out = pool.release(first, reusable=True, now=1.0)
     assert out.wake == [Lease(waiter.ticket, first.connection, A, False)]
     assert pool.statistics() == PoolStatistics(in_use=1, idle=0, waiting=1)
     assert pool.cancel(newcomer.ticket)
