@@ -217,6 +217,11 @@ class PoolMachine(RuleBasedStateMachine):
             in_use=len(self.held), idle=len(self.idle), waiting=len(self.waiting)
         )
         assert stats.in_use + stats.idle <= self.limits.max_connections  # type: ignore[operator]
+        # A request waits only when no connection can be had: every slot is busy. (So a
+        # new request may queue behind the waiters without trying to be served first.)
+        if stats.waiting:
+            assert stats.idle == 0
+            assert stats.in_use == self.limits.max_connections
         assert stats.idle <= self.max_idle
         connections = [lease.connection for lease in self.held.values()]
         assert len(connections) == len(set(connections))
