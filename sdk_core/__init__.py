@@ -2,7 +2,11 @@
 
 It builds requests, parses errors and decides retries; it never touches a socket, a
 clock, a thread or a random source of its own. See ``sdk_transports`` for the clients.
+The paging, Server-Sent Events and hook-record names load on first use.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._call import (
     TRANSITIONS,
@@ -50,27 +54,64 @@ from ._errors import (
 )
 from ._headers import Headers
 from ._models import Request, Response
-from ._observe import AttemptRecord
-from ._paging import (
-    CursorPaging,
-    FieldPath,
-    Link,
-    LinkHeaderPaging,
-    NextCursorPaging,
-    OffsetPaging,
-    Page,
-    PageRequest,
-    Paging,
-    parse_link_header,
-)
 from ._redirect import RedirectDecision, RedirectReason, redirect_request
 from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry, parse_retry_after
 from ._sentinel import NOT_GIVEN, NotGiven
-from ._sse import ServerSentEvent
 from ._statistics import PoolStatistics
 from ._status import STATUS_ERRORS, error_class_for, parse_error_body, status_error
 from ._url import URL, build_url
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._observe import AttemptRecord
+    from ._paging import (
+        CursorPaging,
+        FieldPath,
+        Link,
+        LinkHeaderPaging,
+        NextCursorPaging,
+        OffsetPaging,
+        Page,
+        PageRequest,
+        Paging,
+        parse_link_header,
+    )
+    from ._sse import ServerSentEvent
+
+# Public name -> the private module that defines it, for the names loaded on first use.
+_LAZY = {
+    "AttemptRecord": "_observe",
+    **dict.fromkeys(
+        (
+            "CursorPaging",
+            "FieldPath",
+            "Link",
+            "LinkHeaderPaging",
+            "NextCursorPaging",
+            "OffsetPaging",
+            "Page",
+            "PageRequest",
+            "Paging",
+            "parse_link_header",
+        ),
+        "_paging",
+    ),
+    "ServerSentEvent": "_sse",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module 'sdk_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
 
 __all__ = [
     "NOT_GIVEN",

@@ -50,7 +50,7 @@ from sdk_core._statistics import PoolStatistics
 from ._lifecycle import close_socket_now, current_loop, loop_may_still_run
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW, AsyncResponseStream
 from ._sockcheck import is_readable
-from ._tls import CertTypes, VerifyTypes, make_ssl_context
+from ._tls import CertTypes, LazySSLContext, VerifyTypes
 
 __all__ = ["AnyioTransport"]
 
@@ -491,7 +491,7 @@ class AnyioTransport:
         self._pool = PoolState(self._limits)
         self._connections: dict[int, _Connection] = {}
         self._waiting: dict[int, tuple[anyio.Event, list[Lease]]] = {}
-        self._ssl_context = make_ssl_context(verify, cert)
+        self._ssl_context = LazySSLContext(verify, cert)
         self._max_response_size = max_response_size
         self._closed = False
         self._loop: object = None  # the event loop the pool's connections belong to
@@ -586,7 +586,7 @@ class AnyioTransport:
                     stream = await anyio.connect_tcp(
                         url.host,
                         url.port,
-                        ssl_context=self._ssl_context,
+                        ssl_context=self._ssl_context.get(),
                         tls_hostname=url.host,
                         tls_standard_compatible=False,
                     )

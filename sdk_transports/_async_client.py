@@ -11,6 +11,7 @@ from asyncio import _get_running_loop as asyncio_running_loop
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import anyio
 from typing_extensions import Self, Unpack
@@ -25,7 +26,6 @@ from sdk_core import (
     DeadlineExceeded,
     Limits,
     NotGiven,
-    Paging,
     RandomSource,
     Request,
     Response,
@@ -47,10 +47,14 @@ from ._client_base import (
     observe,
 )
 from ._lifecycle import current_pid
-from ._paging import AsyncPaginator
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, AsyncResponseStream, AsyncTransport
 from ._streaming import AsyncStreamResponse, BufferedAsyncStream, read_whole_async
 from ._tls import CertTypes, VerifyTypes
+
+if TYPE_CHECKING:
+    from sdk_core import Paging
+
+    from ._paging import AsyncPaginator
 
 __all__ = ["AsyncClient"]
 
@@ -308,6 +312,8 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         ``.pages()`` gives whole pages. Each page is one ``request`` call, so it behaves
         (and is cancelled) as one. Nothing is sent until iterated; see
         ``sdk_transports._paging.AsyncPaginator``. Raises ``InvalidRequestError`` here."""
+        from ._paging import AsyncPaginator  # loaded by the first paginate call
+
         return AsyncPaginator(self, method, path, paging, max_pages=max_pages, kwargs=kwargs)
 
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from typing_extensions import Self, Unpack
 
@@ -19,7 +20,6 @@ from sdk_core import (
     ConnectError,
     Limits,
     NotGiven,
-    Paging,
     RandomSource,
     Request,
     Response,
@@ -40,11 +40,15 @@ from ._client_base import (
     observe,
 )
 from ._lifecycle import current_pid
-from ._paging import Paginator
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, ResponseStream, Transport
 from ._sockets import SocketTransport
 from ._streaming import BufferedStream, StreamResponse, read_whole
 from ._tls import CertTypes, VerifyTypes
+
+if TYPE_CHECKING:
+    from sdk_core import Paging
+
+    from ._paging import Paginator
 
 __all__ = ["Client"]
 
@@ -268,4 +272,6 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         ``NextCursorPaging``, ``OffsetPaging``, ``LinkHeaderPaging``); ``.pages()`` gives
         whole pages. Each page is one ``request`` call. Nothing is sent until iterated;
         see ``sdk_transports._paging.Paginator``. Raises ``InvalidRequestError`` here."""
+        from ._paging import Paginator  # loaded by the first paginate call
+
         return Paginator(self, method, path, paging, max_pages=max_pages, kwargs=kwargs)

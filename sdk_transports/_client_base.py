@@ -13,7 +13,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from typing_extensions import Self
 
@@ -36,7 +36,6 @@ from sdk_core import (
 )
 from sdk_core._build import build_request
 from sdk_core._decoding import supported_encodings
-from sdk_core._observe import AttemptRecord, attempt_record
 from sdk_core._redact import DEFAULT_REDACTION, Redaction
 from sdk_core._redirect import RedirectDecision
 from sdk_core._retry import RetryDecision
@@ -44,6 +43,9 @@ from sdk_core._statistics import PoolStatistics
 from sdk_core._url import ParamTypes
 
 from ._lifecycle import current_pid
+
+if TYPE_CHECKING:
+    from sdk_core._observe import AttemptRecord
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE
 
 __all__ = [
@@ -100,7 +102,7 @@ class ClientSettings(TypedDict, total=False):
 
 
 #: What ``hooks`` holds: functions called with each attempt's ``AttemptRecord``.
-AttemptHook = Callable[[AttemptRecord], object]
+AttemptHook = Callable[["AttemptRecord"], object]
 
 
 def as_timeout(value: Timeout | float | None) -> Timeout:
@@ -341,6 +343,8 @@ def observe(
         outcome = str(result.status_code) if isinstance(result, Response) else type(result).__name__
         log_decision(decision, outcome)
     if hooks:
+        from sdk_core._observe import attempt_record  # loaded by the first hooked call
+
         record = attempt_record(
             request, call.attempts, result, decision, call.state, elapsed=elapsed
         )

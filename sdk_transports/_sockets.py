@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
+import sys
 import threading
 import time
 
@@ -37,7 +37,7 @@ from sdk_core._statistics import PoolStatistics
 from ._lifecycle import current_pid, fork_lock
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW, ResponseStream
 from ._sockcheck import readable_probe
-from ._tls import CertTypes, VerifyTypes, make_ssl_context
+from ._tls import CertTypes, LazySSLContext, VerifyTypes
 
 __all__ = ["SocketTransport"]
 
@@ -80,7 +80,7 @@ class SocketTransport:
         self._pid = current_pid()
         self._connections: dict[int, _Connection] = {}
         self._waiting: dict[int, tuple[threading.Event, list[Lease]]] = {}
-        self._ssl_context = make_ssl_context(verify, cert)
+        self._ssl_context = LazySSLContext(verify, cert)
         self._max_response_size = max_response_size
         self._closed = False
 
@@ -167,18 +167,18 @@ class SocketTransport:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if url.scheme == "https":
-                sock = self._ssl_context.wrap_socket(sock, server_hostname=url.host)
+                sock = self._ssl_context.get().wrap_socket(sock, server_hostname=url.host)
         except TimeoutError:
             sock.close()
             raise ConnectTimeout(
                 "ConnectTimeout: the TLS handshake timed out.", request=request
             ) from None
-        except ssl.SSLError as exc:
+        except OSError as exc:  # ssl.SSLError is one: ssl is loaded by then
             sock.close()
-            raise ConnectError(f"ConnectError: TLS failed: {exc}", request=request) from exc
-        except OSError as exc:
-            sock.close()
-            raise ConnectError(f"ConnectError: {exc}", request=request) from exc
+            ssl_module = sys.modules.get("ssl")
+            tls = ssl_module is not None and isinstance(exc, ssl_module.SSLError)
+            message = f"ConnectError: TLS failed: {exc}" if tls else f"ConnectError: {exc}"
+            raise ConnectError(message, request=request) from exc
         return _Connection(sock)
 
     # -- one request ---------------------------------------------------------------

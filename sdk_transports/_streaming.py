@@ -15,7 +15,7 @@ import json as _json
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
@@ -30,9 +30,11 @@ from sdk_core import (
     StreamClosedError,
 )
 from sdk_core._lines import LineDecoder
-from sdk_core._sse import ServerSentEvent, SSEDecoder
 
 from ._protocols import STREAM_WINDOW, AsyncResponseStream, ResponseStream
+
+if TYPE_CHECKING:
+    from sdk_core._sse import ServerSentEvent
 
 __all__ = [
     "AsyncStreamResponse",
@@ -358,6 +360,8 @@ class StreamResponse(_StreamResponseBase):
 
     def iter_events(self) -> Iterator[ServerSentEvent]:
         """The body parsed as ``text/event-stream``: one ``ServerSentEvent`` per event."""
+        from sdk_core._sse import SSEDecoder  # loaded by the first event stream
+
         events = SSEDecoder()
         for line in self.iter_lines():
             if (event := events.feed(line)) is not None:
@@ -487,6 +491,8 @@ class AsyncStreamResponse(_StreamResponseBase):
 
     async def aiter_events(self) -> AsyncIterator[ServerSentEvent]:
         """The body parsed as ``text/event-stream``: one ``ServerSentEvent`` per event."""
+        from sdk_core._sse import SSEDecoder  # loaded by the first event stream
+
         events = SSEDecoder()
         async for line in self.aiter_lines():
             if (event := events.feed(line)) is not None:

@@ -157,8 +157,9 @@ def test_an_unknown_client_setting_is_a_type_error(cls: type) -> None:
 
 
 def test_a_blocking_program_never_loads_the_async_stacks() -> None:
-    """``Client`` (requests and streams) imports no event loop, anyio or httpcore: they
-    cost start-up time for programs that never use them."""
+    """``Client`` (requests and streams) imports no event loop, anyio or httpcore, and
+    a plain-HTTP client no TLS (ssl, certifi), paging or SSE: they cost start-up time
+    for programs that never use them."""
     program = textwrap.dedent(
         """
         import sys
@@ -170,7 +171,10 @@ def test_a_blocking_program_never_loads_the_async_stacks() -> None:
             client.get("/")
             with client.stream("GET", "/") as response:
                 list(response.iter_lines())
-        print(sorted(m for m in ("anyio", "asyncio", "trio", "httpcore") if m in sys.modules))
+        Client("http://127.0.0.1:9").close()  # the default transport, never used
+        heavy = ("anyio", "asyncio", "trio", "httpcore", "ssl", "certifi")
+        lazy = ("sdk_core._paging", "sdk_core._sse", "sdk_core._observe")
+        print(sorted(m for m in (*heavy, *lazy) if m in sys.modules))
         """
     )
     result = subprocess.run(
