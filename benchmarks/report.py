@@ -268,9 +268,10 @@ def _plot_scaling(path: Path, tables: list[Table]) -> bool:
     )
     ours: set[str] = set()
     for table in tables:
-        if not table.key.startswith("async-"):
+        parts = table.key.split("-")
+        if parts[0] != "async" or len(parts) != 3:  # not the split-CPU tables
             continue
-        _, backend, c = table.key.split("-")
+        _, backend, c = parts
         for row in table.rows:
             if row.ok:
                 by_backend[backend][row.name].append((int(c), row.median))

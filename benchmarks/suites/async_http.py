@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import Awaitable, Callable
 
@@ -27,6 +28,8 @@ PATH = "/json"
 ASYNCIO_PEERS = ["httpx.AsyncClient", "httpx2.AsyncClient", "aiohttp", "raw asyncio (floor)"]
 TRIO_PEERS = ["httpx.AsyncClient", "httpx2.AsyncClient", "raw anyio (floor)"]
 Getter = Callable[[], Awaitable[bytes]]
+#: The clients of the separate-CPU tables: ours, the fastest peer, and the floors.
+_SPLIT = ("sdk AsyncClient (AnyioTransport)", "aiohttp", "raw asyncio (floor)", "raw anyio (floor)")
 
 
 def fanout(workers: list[Getter]) -> Callable[[int], Awaitable[int]]:
@@ -270,6 +273,48 @@ def run(ctx: Context) -> list[Table]:
             )
             ctx.progress.info("async", f"{label} done")
 
+    async def split(backend: str) -> None:
+        """C=64 once more with this process on another CPU than nginx: each response then
+        arrives while the client waits, so the costs of waiting (timers, scopes, the
+        poller) count, as they do on a real network."""
+        c = 64
+        label = f"{backend}, C={c}, separate CPUs"
+        ctx.progress.step("async", f"{label}: connecting")
+        async with contextlib.AsyncExitStack() as stack:
+            benches = [b for b in await _benches(ctx, backend, c, stack) if b.name in _SPLIT]
+            rows = await arun_rounds(
+                benches, cfg.async_requests, cfg.async_rounds, ctx.progress, "async", label
+            )
+        per = max(1, cfg.async_requests // c) * c
+        tables.append(
+            Table(
+                key=f"async-{backend}-{c}-split",
+                title=f"Async on {backend}, {c} concurrent, client and nginx on separate CPUs",
+                unit="µs/request",
+                rows=rows,
+                ratio_to=[
+                    p
+                    for p in (ASYNCIO_PEERS if backend == "asyncio" else TRIO_PEERS)
+                    if p in _SPLIT
+                ],
+                note=f"{per} GET {PATH} per measurement split over {c} tasks; this process "
+                "moved to another CPU than nginx for this table only (cross-CPU wake-ups "
+                f"add noise); {cfg.async_rounds} rounds.",
+            )
+        )
+
     for backend in ("asyncio", "trio"):
         anyio.run(main, backend, backend=backend)
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    others = [cpu for cpu in range(os.cpu_count() or 1) if cpu not in cpus]
+    if cfg.cpu_mode == "same" and len(cpus) == 1 and others:
+        try:
+            os.sched_setaffinity(0, {others[0]})
+        except OSError:  # that CPU is not ours to use: no separate-CPU tables
+            return tables
+        try:
+            for backend in ("asyncio", "trio"):
+                anyio.run(split, backend, backend=backend)
+        finally:
+            os.sched_setaffinity(0, set(cpus))
     return tables
