@@ -15,6 +15,7 @@ sockets are closed at once) and continues with a fresh pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import select
 import ssl
@@ -408,9 +409,13 @@ class _TrioStream:
             return data
 
     def expire(self) -> None:
-        """The read timeout ran out: wake the wait with ``TimeoutError``."""
+        """The read timeout ran out: wake the wait with ``TimeoutError``. A socket closed
+        meanwhile (its wait already woken) is left alone: the watcher never raises."""
         self._expired = True
-        self._trio.lowlevel.notify_closing(self.raw_socket)
+        if self._closed:
+            return
+        with contextlib.suppress(OSError, ValueError):  # closed under us: nobody waits
+            self._trio.lowlevel.notify_closing(self.raw_socket)
 
     async def aclose(self) -> None:
         self._closed = True

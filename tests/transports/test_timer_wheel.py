@@ -144,3 +144,22 @@ def test_trio_read_timeouts_expire_waits_on_virtual_time() -> None:
     assert 5.0 <= ended["5s"] <= 5.01 + 5.0 / 16
     assert 2.01 <= ended["2s"] <= 2.01 + 2.0 / 16
     assert ended["answered"] == pytest.approx(1.01)
+
+
+def test_expiring_a_stream_closed_under_it_is_harmless() -> None:
+    """The watcher may fire for a wait whose socket was just closed: it must not raise
+    (an exception in trio's system task would end the whole run)."""
+    trio = pytest.importorskip("trio")
+    from sdk_transports._anyio_transport import _TrioStream, _TrioTimeouts
+
+    async def main() -> None:
+        a, b = socket.socketpair()
+        fake: Any = _FakeAnyioStream(a)
+        stream = _TrioStream(fake, trio, _TrioTimeouts(trio))
+        a.close()  # closed under the stream
+        stream.expire()
+        await stream.aclose()
+        stream.expire()
+        b.close()
+
+    trio.run(main)
