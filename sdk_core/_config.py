@@ -9,7 +9,7 @@ from typing import Literal
 
 from ._sentinel import NOT_GIVEN, NotGiven
 
-__all__ = ["Limits", "RetryBudget", "RetryPolicy", "Timeout"]
+__all__ = ["Limits", "RetryBudget", "RetryPolicy", "Timeout", "wait_bound"]
 
 
 def _check_seconds(name: str, value: float | None) -> float | None:
@@ -78,6 +78,17 @@ class Timeout:
             pool=cap(self.pool),
             total=remaining,
         )
+
+
+def wait_bound(timeout: float | None, end: float | None, now: float) -> float | None:
+    """How long the next wait may take: ``timeout`` (None: unbounded), or what is left
+    until ``end`` (a time on the clock ``now`` was read from) when that is less. Zero or
+    less means ``end`` has passed. What ``Timeout.capped`` does for an attempt's phases,
+    for each wait inside one."""
+    if end is None:
+        return timeout
+    left = end - now
+    return left if timeout is None or left < timeout else timeout
 
 
 @dataclass(frozen=True, slots=True)

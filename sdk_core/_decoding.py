@@ -13,9 +13,12 @@ The optional packages are pure codecs (no I/O), imported here once.
 from __future__ import annotations
 
 import zlib
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._errors import RemoteProtocolError, ResponseTooLargeError
+
+if TYPE_CHECKING:
+    from ._models import Request
 
 try:
     import brotli as _brotli_c  # type: ignore[import-untyped, unused-ignore]
@@ -32,7 +35,13 @@ try:
 except ImportError:  # pragma: no cover - only without the zstandard package
     _zstandard = None
 
-__all__ = ["MAX_ENCODINGS", "BodyDecoder", "StreamDecoder", "supported_encodings"]
+__all__ = [
+    "MAX_ENCODINGS",
+    "BodyDecoder",
+    "StreamDecoder",
+    "body_too_large",
+    "supported_encodings",
+]
 
 #: Chained encodings accepted in one response (urllib3's limit).
 MAX_ENCODINGS: Final = 5
@@ -287,6 +296,14 @@ class _Zstd:
         return self._fed and not self._obj.eof
 
 
+def body_too_large(max_size: int, request: Request | None = None) -> ResponseTooLargeError:
+    """The error for a body past ``max_size`` bytes (``max_response_size``), decoded."""
+    return ResponseTooLargeError(
+        f"The response body is larger than max_response_size ({max_size} bytes).",
+        request=request,
+    )
+
+
 def supported_encodings() -> tuple[str, ...]:
     """The encodings ``BodyDecoder`` undoes, best first, for Accept-Encoding."""
     return (
@@ -358,9 +375,7 @@ class BodyDecoder:
     def _count(self, data: bytes) -> bytes:
         self._produced += len(data)
         if self._produced > self._max_size:
-            raise ResponseTooLargeError(
-                f"The response body is larger than max_response_size ({self._max_size} bytes)."
-            )
+            raise body_too_large(self._max_size)
         return data
 
     def feed(self, data: bytes) -> bytes:

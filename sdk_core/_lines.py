@@ -1,4 +1,6 @@
-"""Incremental splitting of decoded text into lines, with a bound on a line's length.
+"""Incremental splitting of decoded text into lines, with a bound on a line's length;
+``TextReader`` and ``LineReader`` turn the decoded bytes of a streamed body, fed piece
+by piece, into text and into lines.
 
 Line breaks are "\\r\\n", "\\n" and "\\r" (as in Server-Sent Events and HTTP), and a "\\r"
 that ends one chunk and a "\\n" that starts the next are one break. Other characters
@@ -7,12 +9,13 @@ that ends one chunk and a "\\n" that starts the next are one break. Other charac
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import Final
 
 from ._errors import ResponseTooLargeError
 
-__all__ = ["LineDecoder"]
+__all__ = ["LineDecoder", "LineReader", "TextReader"]
 
 _BREAK: Final = re.compile(r"\r\n|\r|\n")
 
@@ -66,3 +69,48 @@ class LineDecoder:
                 f"A line of the response is longer than max_line_length "
                 f"({self._max_line_length} characters)."
             )
+
+
+class TextReader:
+    """The bytes of a body, fed in pieces, as text in ``encoding`` (a character split
+    between pieces is kept for the next; undecodable bytes are replaced; an encoding
+    Python does not know falls back to utf-8). ``feed`` and ``end`` return the
+    text they complete, as a list of at most one non-empty string."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self, encoding: str) -> None:
+        try:
+            self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        except LookupError:
+            self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, data: bytes) -> list[str]:
+        """The text ``data`` completes."""
+        text = self._decoder.decode(data)
+        return [text] if text else []
+
+    def end(self) -> list[str]:
+        """The text held at the end of the body."""
+        text = self._decoder.decode(b"", final=True)
+        return [text] if text else []
+
+
+class LineReader:
+    """The bytes of a body, fed in pieces, as lines of text in ``encoding`` (see
+    ``TextReader`` and ``LineDecoder``; raises as ``LineDecoder`` does)."""
+
+    __slots__ = ("_lines", "_text")
+
+    def __init__(self, encoding: str, max_line_length: int = 1 << 20) -> None:
+        self._text = TextReader(encoding)
+        self._lines = LineDecoder(max_line_length)
+
+    def feed(self, data: bytes) -> list[str]:
+        """The lines ``data`` completes."""
+        return [line for text in self._text.feed(data) for line in self._lines.feed(text)]
+
+    def end(self) -> list[str]:
+        """The last lines, at the end of the body."""
+        lines = [line for text in self._text.end() for line in self._lines.feed(text)]
+        return lines + self._lines.flush()

@@ -7,12 +7,11 @@ step, so the assembly and its bounds live here once, for threads and async alike
 
 from __future__ import annotations
 
-from ._decoding import BodyDecoder, StreamDecoder
-from ._errors import ResponseTooLargeError
+from ._decoding import BodyDecoder, StreamDecoder, body_too_large
 from ._http11 import NEED_DATA, BodyChunk, ClientCodec, ResponseEnd, ResponseHead, _NeedData
 from ._models import Request, Response
 
-__all__ = ["ResponseReader", "StreamReader"]
+__all__ = ["BodyBuffer", "ResponseReader", "StreamReader"]
 
 
 class ResponseReader:
@@ -55,10 +54,7 @@ class ResponseReader:
                     self._pieces.append(event.data)
                     self._size += len(event.data)
                     if self._size > self._max_size:
-                        raise ResponseTooLargeError(
-                            "The response body is larger than max_response_size "
-                            f"({self._max_size} bytes)."
-                        )
+                        raise body_too_large(self._max_size)
             elif isinstance(event, ResponseHead):
                 self._head = event
                 encodings = event.headers._lower.get("content-encoding")
@@ -138,3 +134,27 @@ class StreamReader:
                 if event.reusable:
                     codec.start_next_cycle()
                     self.reusable = True
+
+
+class BodyBuffer:
+    """A streamed body kept whole from its decoded pieces, within ``max_size`` bytes:
+    ``add`` raises ``ResponseTooLargeError`` (naming ``request``) past it."""
+
+    __slots__ = ("_max_size", "_parts", "_request", "_size")
+
+    def __init__(self, max_size: int, request: Request | None = None) -> None:
+        self._max_size = max_size
+        self._request = request
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def add(self, piece: bytes) -> None:
+        """Keep ``piece``."""
+        self._size += len(piece)
+        if self._size > self._max_size:
+            raise body_too_large(self._max_size, self._request)
+        self._parts.append(piece)
+
+    def content(self) -> bytes:
+        """The body so far."""
+        return b"".join(self._parts)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import ResponseTooLargeError
+from ._lines import LineReader
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+__all__ = ["EventReader", "SSEDecoder", "ServerSentEvent"]
 
 #: Longest ``retry`` value taken (leading zeros aside): 10**18 ms is 31 million years, and
 #: ``int()`` of a much longer string is slow or refused.
@@ -138,3 +139,33 @@ class SSEDecoder:
         self._event = ""
         self._data = []
         self._data_size = 0
+
+
+class EventReader:
+    """The bytes of a ``text/event-stream`` body, fed in pieces, as events (see
+    ``LineReader`` and ``SSEDecoder``; raises as they do). An event the body ends inside
+    is discarded."""
+
+    __slots__ = ("_events", "_lines")
+
+    def __init__(self, encoding: str = "utf-8") -> None:
+        self._lines = LineReader(encoding)
+        self._events = SSEDecoder()
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        """The events ``data`` completes."""
+        return self._dispatch(self._lines.feed(data))
+
+    def end(self) -> list[ServerSentEvent]:
+        """The events the end of the body completes."""
+        events = self._dispatch(self._lines.end())
+        self._events.flush()
+        return events
+
+    def _dispatch(self, lines: list[str]) -> list[ServerSentEvent]:
+        events = []
+        for line in lines:
+            event = self._events.feed(line)
+            if event is not None:
+                events.append(event)
+        return events

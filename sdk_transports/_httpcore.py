@@ -38,6 +38,7 @@ from ._lifecycle import (
     loop_may_still_run,
 )
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW
+from ._sockcheck import socket_timeout
 from ._tls import CertTypes, VerifyTypes, make_ssl_context
 
 __all__ = ["AsyncHttpcoreTransport", "HttpcoreTransport"]
@@ -58,13 +59,9 @@ class _Deadline(threading.local):
     end: float | None = None
 
     def bound(self, timeout: float | None) -> float | None:
-        """``timeout``, or what is left until ``end`` when that is less (at least a
-        microsecond: httpcore reads 0 as "do not wait", and then raises its timeout)."""
-        end = self.end
-        if end is None:
-            return timeout
-        left = max(end - time.monotonic(), 1e-6)
-        return left if timeout is None or left < timeout else timeout
+        """``timeout``, or what is left until ``end`` when that is less (see
+        ``socket_timeout``)."""
+        return socket_timeout(timeout, self.end)
 
 
 class _DeadlineStream(httpcore.NetworkStream):

@@ -1,12 +1,16 @@
-"""Is an idle pooled socket still usable? One check shared by the h11 transports."""
+"""Is an idle pooled socket still usable? One check shared by the h11 transports; and
+the timeout a blocking socket wait gets under a deadline (``socket_timeout``)."""
 
 from __future__ import annotations
 
 import select
 import socket
+import time
 from collections.abc import Callable
 
-__all__ = ["is_readable", "readable_probe"]
+from sdk_core._config import wait_bound
+
+__all__ = ["is_readable", "readable_probe", "socket_timeout"]
 
 _EVENTS = select.POLLIN | select.POLLERR | select.POLLHUP if hasattr(select, "poll") else 0
 
@@ -51,3 +55,12 @@ def readable_probe(sock: socket.socket) -> Callable[[], bool]:
             return True
 
     return probe
+
+
+def socket_timeout(timeout: float | None, end: float | None) -> float | None:
+    """The timeout for one blocking socket wait: ``timeout``, or what is left until the
+    monotonic time ``end`` when that is less (``wait_bound``), never below a
+    microsecond: a zero timeout would make the socket non-blocking (httpcore reads it as
+    "do not wait"), where a tiny one still raises the timeout."""
+    wait = wait_bound(timeout, end, time.monotonic())
+    return wait if wait is None else max(wait, 1e-6)

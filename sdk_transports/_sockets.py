@@ -28,6 +28,7 @@ from sdk_core import (
     WriteError,
     WriteTimeout,
 )
+from sdk_core._config import wait_bound
 from sdk_core._fastcodec import new_codec
 from sdk_core._http11 import NEED_DATA
 from sdk_core._pool import Lease, Outcome, PoolState
@@ -36,7 +37,7 @@ from sdk_core._statistics import PoolStatistics
 
 from ._lifecycle import current_pid, fork_lock
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW, ResponseStream
-from ._sockcheck import readable_probe
+from ._sockcheck import readable_probe, socket_timeout
 from ._tls import CertTypes, LazySSLContext, VerifyTypes
 
 __all__ = ["SocketTransport"]
@@ -253,7 +254,7 @@ class SocketTransport:
         codec, sock = conn.codec, conn.sock
         content = request.content
         try:
-            _set_timeout(sock, timeout.write if end is None else _bounded(timeout.write, end))
+            _set_timeout(sock, timeout.write if end is None else socket_timeout(timeout.write, end))
             if isinstance(content, bytes):
                 sock.sendall(codec.encode_request(request, body=content))
             else:
@@ -275,7 +276,7 @@ class SocketTransport:
         conn: _Connection, request: Request, timeout: float | None, end: float | None = None
     ) -> bytes:
         if end is not None:  # each receive waits at most what is left of the attempt
-            _set_timeout(conn.sock, _bounded(timeout, end))
+            _set_timeout(conn.sock, socket_timeout(timeout, end))
         try:
             return conn.sock.recv(_READ_SIZE)
         except TimeoutError:
@@ -321,15 +322,6 @@ def _set_timeout(sock: socket.socket, timeout: float | None) -> None:
         sock.settimeout(timeout)
 
 
-def _bounded(timeout: float | None, end: float | None) -> float | None:
-    """``timeout``, or what is left until ``end`` when that is less (never below a
-    microsecond: a zero timeout would make the socket non-blocking instead)."""
-    if end is None:
-        return timeout
-    left = max(end - time.monotonic(), 1e-6)
-    return left if timeout is None or left < timeout else timeout
-
-
 class _SocketStream:
     """The body of a response from ``SocketTransport.open_stream``."""
 
@@ -366,7 +358,7 @@ class _SocketStream:
                     piece = step
                     break
                 # ``timeout`` bounds the whole call, however many receives it takes.
-                left = None if end is None else end - time.monotonic()
+                left = wait_bound(None, end, time.monotonic())
                 if left is not None and left <= 0:
                     message = f"ReadTimeout: no data for {timeout} s."
                     raise ReadTimeout(message, request=self._request)

@@ -10,12 +10,11 @@ piece, and by ``max_response_size`` for ``read()``, which keeps the whole body.
 
 from __future__ import annotations
 
-import codecs
 import json as _json
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from typing_extensions import Self
 
@@ -29,12 +28,26 @@ from sdk_core import (
     ResponseTooLargeError,
     StreamClosedError,
 )
-from sdk_core._lines import LineDecoder
+from sdk_core._config import wait_bound
+from sdk_core._lines import LineReader, TextReader
+from sdk_core._reader import BodyBuffer
 
 from ._protocols import STREAM_WINDOW, AsyncResponseStream, ResponseStream
 
 if TYPE_CHECKING:
     from sdk_core._sse import ServerSentEvent
+
+_T = TypeVar("_T")
+
+
+class PieceReader(Protocol[_T]):
+    """Turns a body's decoded pieces into items (text, lines, events): the core's
+    ``TextReader``, ``LineReader`` and ``EventReader``."""
+
+    def feed(self, data: bytes) -> list[_T]: ...
+
+    def end(self) -> list[_T]: ...
+
 
 __all__ = [
     "AsyncStreamResponse",
@@ -87,13 +100,6 @@ class BufferedAsyncStream:
 _BUFFERED = (BufferedStream, BufferedAsyncStream)
 
 
-def _too_large(max_size: int, request: Request | None) -> ResponseTooLargeError:
-    return ResponseTooLargeError(
-        f"The response body is larger than max_response_size ({max_size} bytes).",
-        request=request,
-    )
-
-
 def read_whole(
     head: Response, body: ResponseStream, *, max_size: int, timeout: float | None
 ) -> Response:
@@ -101,15 +107,13 @@ def read_whole(
     Raises what ``read_chunk`` raises, or ``ResponseTooLargeError``."""
     if isinstance(body, BufferedStream):
         return head  # the transport read it whole already
-    parts = bytearray()
+    kept = BodyBuffer(max_size, head.request)
     try:
         while piece := body.read_chunk(timeout):
-            parts += piece
-            if len(parts) > max_size:
-                raise _too_large(max_size, head.request)
+            kept.add(piece)
     finally:
         body.close()
-    head.content = bytes(parts)
+    head.content = kept.content()
     return head
 
 
@@ -119,15 +123,13 @@ async def read_whole_async(
     """``read_whole`` for ``AsyncClient``; the stream is closed (shielded) on the way out."""
     if isinstance(body, BufferedAsyncStream):
         return head
-    parts = bytearray()
+    kept = BodyBuffer(max_size, head.request)
     try:
         while piece := await body.read_chunk(timeout):
-            parts += piece
-            if len(parts) > max_size:
-                raise _too_large(max_size, head.request)
+            kept.add(piece)
     finally:
         await body.aclose()
-    head.content = bytes(parts)
+    head.content = kept.content()
     return head
 
 
@@ -240,12 +242,11 @@ class _StreamResponseBase:
         timeout, deadline = self._read_timeout, self._deadline
         if deadline is None:
             return timeout, False
-        left = deadline - self._clock()
-        if left <= 0:
+        wait = wait_bound(timeout, deadline, self._clock())
+        assert wait is not None  # a deadline bounds it
+        if wait <= 0:
             raise self._deadline_error()
-        if timeout is None or left < timeout:
-            return left, True
-        return timeout, False
+        return wait, wait != timeout
 
     def _deadline_error(self) -> DeadlineExceeded:
         error = DeadlineExceeded(
@@ -265,16 +266,14 @@ class _StreamResponseBase:
         exc.attempts = self.response.attempts
         return exc
 
-    def _text_decoder(self) -> codecs.IncrementalDecoder:
-        try:
-            return codecs.getincrementaldecoder(self.encoding)(errors="replace")
-        except (LookupError, TypeError):  # pragma: no cover - encoding already vetted
-            return codecs.getincrementaldecoder("utf-8")(errors="replace")
+    def _readers(self) -> tuple[TextReader, LineReader]:
+        """What ``iter_text`` and ``iter_lines`` turn the pieces with."""
+        return TextReader(self.encoding), LineReader(self.encoding)
 
-    def _keep(self, parts: bytearray, piece: bytes) -> None:
-        parts += piece
-        if len(parts) > self._max_size:
-            raise _too_large(self._max_size, self.response.request)
+    def _events(self) -> PieceReader[ServerSentEvent]:
+        from sdk_core._sse import EventReader  # loaded by the first event stream
+
+        return EventReader(self.encoding)
 
     def _warn_unclosed(self, body: object) -> None:
         """Warn when collected with a connection still held (not for a buffered body)."""
@@ -342,45 +341,36 @@ class StreamResponse(_StreamResponseBase):
         while piece := self._next():
             yield piece
 
+    def _through(self, reader: PieceReader[_T]) -> Iterator[_T]:
+        """The body's pieces turned by ``reader``."""
+        for piece in self.iter_bytes():
+            yield from reader.feed(piece)
+        yield from reader.end()
+
     def iter_text(self) -> Iterator[str]:
         """The body decoded with ``encoding`` (undecodable bytes replaced)."""
-        decoder = self._text_decoder()
-        for piece in self.iter_bytes():
-            if text := decoder.decode(piece):
-                yield text
-        if text := decoder.decode(b"", final=True):
-            yield text
+        return self._through(self._readers()[0])
 
     def iter_lines(self) -> Iterator[str]:
         """The body's lines, without their ``\\n``, ``\\r\\n`` or ``\\r``."""
-        lines = LineDecoder()
-        for text in self.iter_text():
-            yield from lines.feed(text)
-        yield from lines.flush()
+        return self._through(self._readers()[1])
 
     def iter_events(self) -> Iterator[ServerSentEvent]:
         """The body parsed as ``text/event-stream``: one ``ServerSentEvent`` per event."""
-        from sdk_core._sse import SSEDecoder  # loaded by the first event stream
-
-        events = SSEDecoder()
-        for line in self.iter_lines():
-            if (event := events.feed(line)) is not None:
-                yield event
-        events.flush()
+        return self._through(self._events())
 
     def read(self) -> bytes:
         """The whole body (at most ``max_response_size`` bytes), kept: a second call
         returns the same bytes."""
-        if self._content is not None:
-            return self._content
-        parts = bytearray()
-        try:
-            for piece in self.iter_bytes():
-                self._keep(parts, piece)
-        except ResponseTooLargeError:
-            self.close()
-            raise
-        self._content = self.response.content = bytes(parts)
+        if self._content is None:
+            kept = BodyBuffer(self._max_size, self.response.request)
+            try:
+                for piece in self.iter_bytes():
+                    kept.add(piece)
+            except ResponseTooLargeError:
+                self.close()
+                raise
+            self._content = self.response.content = kept.content()
         return self._content
 
     def json(self) -> Any:
@@ -471,47 +461,38 @@ class AsyncStreamResponse(_StreamResponseBase):
         while piece := await self._next():
             yield piece
 
-    async def aiter_text(self) -> AsyncIterator[str]:
-        """The body decoded with ``encoding`` (undecodable bytes replaced)."""
-        decoder = self._text_decoder()
+    async def _through(self, reader: PieceReader[_T]) -> AsyncIterator[_T]:
+        """The body's pieces turned by ``reader``."""
         async for piece in self.aiter_bytes():
-            if text := decoder.decode(piece):
-                yield text
-        if text := decoder.decode(b"", final=True):
-            yield text
+            for item in reader.feed(piece):
+                yield item
+        for item in reader.end():
+            yield item
 
-    async def aiter_lines(self) -> AsyncIterator[str]:
+    def aiter_text(self) -> AsyncIterator[str]:
+        """The body decoded with ``encoding`` (undecodable bytes replaced)."""
+        return self._through(self._readers()[0])
+
+    def aiter_lines(self) -> AsyncIterator[str]:
         """The body's lines, without their ``\\n``, ``\\r\\n`` or ``\\r``."""
-        lines = LineDecoder()
-        async for text in self.aiter_text():
-            for line in lines.feed(text):
-                yield line
-        for line in lines.flush():
-            yield line
+        return self._through(self._readers()[1])
 
-    async def aiter_events(self) -> AsyncIterator[ServerSentEvent]:
+    def aiter_events(self) -> AsyncIterator[ServerSentEvent]:
         """The body parsed as ``text/event-stream``: one ``ServerSentEvent`` per event."""
-        from sdk_core._sse import SSEDecoder  # loaded by the first event stream
-
-        events = SSEDecoder()
-        async for line in self.aiter_lines():
-            if (event := events.feed(line)) is not None:
-                yield event
-        events.flush()
+        return self._through(self._events())
 
     async def aread(self) -> bytes:
         """The whole body (at most ``max_response_size`` bytes), kept: a second call
         returns the same bytes."""
-        if self._content is not None:
-            return self._content
-        parts = bytearray()
-        try:
-            async for piece in self.aiter_bytes():
-                self._keep(parts, piece)
-        except ResponseTooLargeError:
-            await self.aclose()
-            raise
-        self._content = self.response.content = bytes(parts)
+        if self._content is None:
+            kept = BodyBuffer(self._max_size, self.response.request)
+            try:
+                async for piece in self.aiter_bytes():
+                    kept.add(piece)
+            except ResponseTooLargeError:
+                await self.aclose()
+                raise
+            self._content = self.response.content = kept.content()
         return self._content
 
     async def aclose(self) -> None:
