@@ -785,9 +785,13 @@ def test_the_header_block_bound(byte_by_byte: bool, size: int, ok: bool) -> None
             assert found[-1] == ResponseEnd(reusable=True)
 
 
-def test_an_endless_header_block_fails_without_buffering_it() -> None:
+@pytest.mark.parametrize("codec_class", [ClientCodec, FastClientCodec])
+def test_an_endless_header_block_fails_without_buffering_it(
+    codec_class: type[ClientCodec],
+) -> None:
+    """Both codecs: the error comes as soon as the bound is passed."""
     limit, line = 4096, b"X-Long: " + b"a" * 500 + b"\r\n"
-    codec = codec_for("GET", max_header_bytes=limit)
+    codec = codec_for("GET", codec_class, max_header_bytes=limit)
     codec.feed(b"HTTP/1.1 200 OK\r\n")
     fed = 0
 

@@ -390,25 +390,6 @@ def test_a_header_block_over_the_limit_is_a_protocol_error(
     assert not codec.reusable
 
 
-def test_an_endless_header_block_fails_without_buffering_it() -> None:
-    limit, piece = 4096, 512
-    codec = get_codec(max_header_bytes=limit)
-    codec.feed(b"HTTP/1.1 200 OK\r\n")
-    line = b"X-Long: " + b"a" * (piece - 10) + b"\r\n"
-    fed = 0
-
-    def feed_ten_times_the_limit() -> None:
-        nonlocal fed
-        while fed < 10 * limit:
-            codec.feed(line)
-            fed += len(line)
-            assert codec.next_event() is NEED_DATA
-
-    with pytest.raises(RemoteProtocolError, match="Receive buffer too long"):
-        feed_ten_times_the_limit()
-    assert fed <= limit + piece  # the error came as soon as the bound was passed
-
-
 def test_default_header_limit() -> None:
     codec = get_codec()
     codec.feed(head_of_size(MAX_HEADER_BYTES + 1))
