@@ -10,7 +10,7 @@ from ._headers import Headers, HeaderTypes
 from ._models import Request, RequestContent
 from ._url import URL, ParamTypes, build_url
 
-__all__ = ["build_request", "encode_json"]
+__all__ = ["build_request", "encode_json", "request_for"]
 
 _NO_JSON = object()
 
@@ -43,6 +43,21 @@ def build_request(
     method, URL, header or body, or when both ``json`` and ``content`` are given.
     """
     url = build_url(base_url, path, params)
+    return request_for(
+        method, url, headers=headers, json=json, content=content, default_headers=default_headers
+    )
+
+
+def request_for(
+    method: str,
+    url: URL,
+    *,
+    headers: HeaderTypes | None = None,
+    json: Any = _NO_JSON,
+    content: RequestContent | None = None,
+    default_headers: Headers | None = None,
+) -> Request:
+    """``build_request`` for a URL already built."""
     merged = (default_headers or Headers()).merged(headers)
     if json is not _NO_JSON:
         if content is not None:

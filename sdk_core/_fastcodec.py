@@ -22,7 +22,7 @@ from typing import Final
 import h11
 
 from ._errors import InvalidRequestError, RemoteProtocolError
-from ._headers import Headers
+from ._headers import Headers, scan_fields
 from ._http11 import (
     _BROKEN_BEFORE_REQUEST,
     MAX_HEADER_BYTES,
@@ -46,12 +46,11 @@ else:
 __all__ = ["HAS_HTTPTOOLS", "FastClientCodec", "new_codec"]
 
 # h11's blank line (a head may end in LF LF), a status line as the fast path takes it
-# (h11 refuses NUL, VT and FF in the reason), a chunk-size line (h11's, plus BWS before
-# ";"), and a Content-Length h11 accepts.
+# (h11 refuses NUL, VT and FF in the reason), and a chunk-size line (h11's, plus BWS
+# before ";").
 _BLANK_LINE: Final = re.compile(rb"\n\r?\n")
 _BAD_REASON: Final = re.compile(r"[\x00\x0b\x0c]")
 _CHUNK_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,20})(?:[ \t]*;[^\n]*)?[ \t]*\r\n")
-_LENGTH: Final = re.compile(r"[0-9]{1,20}")
 
 # Receive states.
 _R_IDLE: Final = 0  # no request yet: a response now breaks the protocol
@@ -81,6 +80,8 @@ _STATUS_CODES: Final = {f"{code:03d}": code for code in range(1000)}
 _END_REUSABLE: Final = ResponseEnd(reusable=True)
 _END_FINAL: Final = ResponseEnd(reusable=False)
 _CRLF: Final = b"\r\n"
+_CL_FIELD: Final = "\r\ncontent-length:"
+_TE_FIELD: Final = "\r\ntransfer-encoding:"
 
 
 class _NoCallbacks:
@@ -93,6 +94,42 @@ _SILENT: Final = _NoCallbacks()
 # A request that puts an h11 connection where ours is, to read a response it hands over.
 _PRIMER: Final = Request("GET", "http://delegated.invalid/")
 _PRIMER_CLOSE: Final = Request("GET", "http://delegated.invalid/", headers={"Connection": "close"})
+
+
+# Heads llhttp 9 refuses and older, more lenient versions let through: a bare LF or CR,
+# folded lines. h11 refuses or reads them differently, so they must reach it.
+_LENIENT_PROBES: Final = (
+    b"HTTP/1.1 200 OK\r\nA: b\nC: d\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nA: b\rC: d\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nA: b\r\n\tc\r\n\r\n",
+    b"HTTP/1.1 200 OK\nA: b\r\n\r\n",
+)
+_strict: list[bool] = []  # the probe's answer, once
+
+
+def _llhttp_is_strict() -> bool:
+    """True when llhttp refuses every head in ``_LENIENT_PROBES`` (probed once)."""
+    if not _strict:
+        refused = 0
+        for probe in _LENIENT_PROBES:
+            try:
+                HttpResponseParser(_SILENT).feed_data(probe)
+            except (HttpParserError, HttpParserUpgrade):
+                refused += 1
+        _strict.append(refused == len(_LENIENT_PROBES))
+    return _strict[0]
+
+
+def _needs_h11(text: str) -> bool:
+    """A bare CR or LF, or a folded line: what a lenient llhttp may have accepted."""
+    breaks = text.count("\r\n")
+    return (
+        text.count("\n") != breaks
+        or text.count("\r") != breaks
+        or "\r\n " in text
+        or ("\r\n\t" in text)
+    )
 
 
 def new_codec(*, fast: bool | None = None, max_header_bytes: int = MAX_HEADER_BYTES) -> ClientCodec:
@@ -356,19 +393,19 @@ class FastClientCodec(ClientCodec):
 
     def _parse_head(self, block: bytes | bytearray) -> ResponseHead | None:
         """The head when it is plain (llhttp accepts it, it is final, its framing is
-        unambiguous); None to let h11 judge it. Sets the body's framing."""
+        unambiguous); None to let h11 judge it. Sets the body's framing.
+
+        The framing fields are found by C searches of the block; the headers stay a
+        block until something needs them all (``Headers._from_block``)."""
         try:
             HttpResponseParser(_SILENT).feed_data(block)
         except (HttpParserError, HttpParserUpgrade):
             return None
         text = block.decode("latin-1")
-        lines = text.split("\r\n")
-        breaks = len(lines) - 1
-        if text.count("\n") != breaks or text.count("\r") != breaks or "\r\n " in text:
-            return None  # bare CR or LF, or a folded line: h11's rules apply
-        if "\r\n\t" in text:
+        if not _llhttp_is_strict() and _needs_h11(text):
             return None
-        status_line = lines[0]
+        eol = text.find("\r\n")
+        status_line = text[:eol]
         http11 = _VERSIONS.get(status_line[:9])
         status = _STATUS_CODES.get(status_line[9:12])
         reason = status_line[12:]
@@ -380,42 +417,40 @@ class FastClientCodec(ClientCodec):
             return None
         if status < 200:  # 1xx: h11 skips it
             return None
-        items: list[tuple[str, str]] = []
-        fields: dict[str, list[str]] = {}  # the index Headers keeps: name to its values
-        for line in lines[1:-2]:
-            name, _, value = line.partition(":")
-            name = name.lower()
-            value = value.strip(" \t")
-            items.append((name, value))
-            values = fields.get(name)
-            if values is None:
-                fields[name] = [value]
-            else:
-                values.append(value)
-        lengths = fields.get("content-length")
-        codings = fields.get("transfer-encoding")
-        if lengths is not None and (
-            codings is not None or len(lengths) > 1 or not _LENGTH.fullmatch(lengths[0])
-        ):
-            return None  # h11 judges repeated, mixed or unusual framing
-        chunked = False
-        if codings is not None:
-            if len(codings) > 1 or codings[0].lower() != "chunked":
+        fields = text[eol:-2]  # every field line after a CRLF and before one
+        lowered = fields.lower()
+        length = -1
+        at = lowered.find(_CL_FIELD)
+        if at >= 0:
+            end = lowered.find("\r\n", at + 17)
+            value = fields[at + 17 : end].strip(" \t")
+            # h11 judges a repeated or unusual Content-Length (latin-1 has no decimal
+            # digit but 0-9).
+            if not value.isdecimal() or len(value) > 20 or lowered.find(_CL_FIELD, end) >= 0:
                 return None
-            chunked = True
+            length = int(value)
+        headers = Headers._from_block(fields, lowered)
+        chunked = _TE_FIELD in lowered
+        if chunked:
+            codings = scan_fields(fields, lowered, "transfer-encoding")
+            assert codings is not None
+            if length >= 0 or len(codings) > 1 or codings[0].lower() != "chunked":
+                return None  # h11 judges mixed or unusual framing
             if codings[0] != "chunked":  # h11 hands the coding over lowercased
-                codings[0] = "chunked"
+                items = headers.multi_items()
                 items = [(n, "chunked" if n == "transfer-encoding" else v) for n, v in items]
+                headers = Headers._trusted(items)
         close = False
-        for value in fields.get("connection", ()):
-            if lists_close(value):
-                close = True
-                break
+        if "close" in lowered:  # else no Connection field lists it
+            for value in scan_fields(fields, lowered, "connection") or ():
+                if lists_close(value):
+                    close = True
+                    break
         # ClientCodec._check_size counts 4 bytes a field for the colon and CRLF (3 in the
-        # block) and at most 1 more than the block for the status line: only a block near
-        # the bound needs the exact count.
-        if len(block) + len(items) + 1 > self._max_header_bytes and (
-            self._counted_size(lines[0], items) > self._max_header_bytes
+        # block) and at most 1 more than the block for the status line; a field takes at
+        # least 4 bytes of the block: only a block near the bound needs the exact count.
+        if len(block) + len(block) // 4 + 1 > self._max_header_bytes and (
+            self._counted_size(status_line, headers.multi_items()) > self._max_header_bytes
         ):
             raise self._fail(
                 f"The response header block is larger than {self._max_header_bytes} bytes."
@@ -427,13 +462,13 @@ class FastClientCodec(ClientCodec):
         elif chunked:
             self._recv = _R_CHUNK_LINE
             self._head_raw = bytes(block)
-        elif lengths is not None:
-            self._left = int(lengths[0])
-            self._recv = _R_LENGTH if self._left else _R_END
+        elif length >= 0:
+            self._left = length
+            self._recv = _R_LENGTH if length else _R_END
         else:  # RFC 9112 6.3: read until the server closes
             self._keep_alive = False
             self._recv = _R_UNTIL_EOF
-        return ResponseHead(status, Headers._received(tuple(items), fields))
+        return ResponseHead(status, headers)
 
     @staticmethod
     def _counted_size(status_line: str, items: list[tuple[str, str]]) -> int:

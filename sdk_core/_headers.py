@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, TypeAlias, final
+from typing import TYPE_CHECKING, Any, TypeAlias, final
 
 from ._errors import InvalidRequestError
 from ._redact import DEFAULT_REDACTION, SENSITIVE_HEADERS, Redaction
 
 if TYPE_CHECKING:
-    from ._request_head import RequestFields
+    from ._request_head import RequestFields, RequestHead
+    from ._url import URL
 
 __all__ = ["SENSITIVE_HEADERS", "HeaderTypes", "Headers"]
 
@@ -45,6 +46,25 @@ def _check_value(name: str, value: object) -> str:
     return value.strip(" \t")
 
 
+def scan_fields(fields: str, lowered: str, key: str) -> list[str] | None:
+    """The values of field ``key`` (lowercase) in a received header block, in order, or
+    None when absent. ``fields`` holds the field lines, each after a CRLF and the last
+    followed by one, as a validating parser accepted them (no folding, no bare CR or
+    LF, names are tokens); ``lowered`` is ``fields.lower()``. Costs one C search per
+    value plus one: no per-line work."""
+    needle = "\r\n" + key + ":"
+    at = lowered.find(needle)
+    if at < 0 or ":" in key or "\n" in key:  # no received name holds either
+        return None
+    values = []
+    while at >= 0:
+        start = at + len(needle)
+        end = lowered.find("\r\n", start)
+        values.append(fields[start:end].strip(" \t"))
+        at = lowered.find(needle, end)
+    return values
+
+
 def _is_latin1(value: str) -> bool:
     try:
         value.encode("latin-1")
@@ -64,20 +84,34 @@ class Headers(Mapping[str, str]):
 
     ``repr`` shows a value only when the header's ``redaction`` allows it (by default
     ``sdk_core._redact.DEFAULT_REDACTION``: an allowlist of known-safe names).
+
+    Headers received by the fast codec are kept as their block of lines until something
+    needs the whole list (iteration, ``len``, ``==``, ``multi_items``, ``repr``): a
+    lookup by name (``[]``, ``in``, ``get``, ``first``, ``get_list``) meanwhile scans the
+    block in C, so a response whose headers are read once or twice never pays for
+    splitting every line.
     """
 
-    __slots__ = ("_items", "_lower", "_redaction", "_request_fields")
+    __slots__ = ("_head", "_items", "_lower", "_pending", "_redaction", "_request_fields")
 
+    # Both unset (see ``__getattr__``) while ``_pending`` holds a received block.
     _items: tuple[tuple[str, str], ...]
     _lower: dict[str, list[str]]
+    #: A received block not indexed yet: its field lines and the same lowercased.
+    _pending: tuple[str, str] | None
     _redaction: Redaction | None
     #: These fields as a request head writes them: set by ``encode_request_head`` the
     #: first time it sends them (the headers never change, so neither does that).
     _request_fields: RequestFields | None
+    #: The last request head written with these fields, and what it was written for
+    #: (method, URL, streamed): set and read by ``encode_request_head``.
+    _head: tuple[str, URL, bool, RequestHead] | None
 
     def __init__(self, headers: HeaderTypes | None = None) -> None:
         self._redaction = None
         self._request_fields = None
+        self._head = None
+        self._pending = None
         if headers is None:
             self._items = ()
             self._lower = {}
@@ -87,6 +121,7 @@ class Headers(Mapping[str, str]):
             self._lower = headers._lower
             self._redaction = headers._redaction
             self._request_fields = headers._request_fields
+            self._head = headers._head
             return
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         items: list[tuple[str, str]] = []
@@ -106,6 +141,8 @@ class Headers(Mapping[str, str]):
         self = cls.__new__(cls)
         self._redaction = redaction
         self._request_fields = None
+        self._head = None
+        self._pending = None
         self._items = tuple(items)
         lower: dict[str, list[str]] = {}
         for name, value in self._items:
@@ -120,17 +157,71 @@ class Headers(Mapping[str, str]):
         self = cls.__new__(cls)
         self._redaction = None
         self._request_fields = None
+        self._head = None
+        self._pending = None
         self._items = items
         self._lower = lower
         return self
 
+    @classmethod
+    def _from_block(cls, fields: str, lowered: str) -> Headers:
+        """Received headers kept as their block until the whole list is needed:
+        ``fields`` and ``lowered`` as ``scan_fields`` takes them."""
+        self = cls.__new__(cls)
+        self._redaction = None
+        self._request_fields = None
+        self._head = None
+        self._pending = (fields, lowered)
+        return self
+
+    if not TYPE_CHECKING:  # mypy keeps checking attribute names on Headers
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only for an unset slot: the index of a block not yet split.
+            if name in ("_items", "_lower") and self._pending is not None:
+                self._index()
+                return object.__getattribute__(self, name)
+            raise AttributeError(name)
+
+    def _index(self) -> None:
+        """Split the pending block into pairs and the index by name (once)."""
+        assert self._pending is not None
+        items: list[tuple[str, str]] = []
+        lower: dict[str, list[str]] = {}
+        for line in self._pending[0].split("\r\n")[1:-1]:
+            name, _, value = line.partition(":")
+            name = name.lower()
+            value = value.strip(" \t")
+            items.append((name, value))
+            values = lower.get(name)
+            if values is None:
+                lower[name] = [value]
+            else:
+                values.append(value)
+        self._items = tuple(items)
+        self._lower = lower
+        self._pending = None  # last: a concurrent reader sees the block or the index
+
+    def _values(self, key: str) -> list[str] | None:
+        """The values of ``key`` (lowercase), or None; the caller must not change them."""
+        pending = self._pending
+        if pending is None:
+            return self._lower.get(key)
+        return scan_fields(pending[0], pending[1], key)
+
     def __getitem__(self, name: str) -> str:
-        if not isinstance(name, str):
+        values = self._values(name.lower()) if isinstance(name, str) else None
+        if values is None:
             raise KeyError(name)
-        return ", ".join(self._lower[name.lower()])
+        return ", ".join(values)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._lower
+        return isinstance(name, str) and self._values(name.lower()) is not None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The joined values of ``name``, or ``default``."""
+        values = self._values(name.lower()) if isinstance(name, str) else None
+        return default if values is None else ", ".join(values)
 
     def __iter__(self) -> Iterator[str]:
         seen: set[str] = set()
@@ -145,11 +236,11 @@ class Headers(Mapping[str, str]):
 
     def get_list(self, name: str) -> list[str]:
         """Every value of ``name``, in order; empty when absent."""
-        return list(self._lower.get(name.lower(), ()))
+        return list(self._values(name.lower()) or ())
 
     def first(self, name: str) -> str | None:
         """The first value of ``name``, or None."""
-        values = self._lower.get(name.lower())
+        values = self._values(name.lower())
         return values[0] if values else None
 
     def multi_items(self) -> list[tuple[str, str]]:
@@ -198,10 +289,13 @@ class Headers(Mapping[str, str]):
     def with_redaction(self, redaction: Redaction | None) -> Headers:
         """The same headers shown under ``redaction`` (None: the default policy)."""
         copy = Headers.__new__(Headers)
-        copy._items = self._items
-        copy._lower = self._lower
+        pending = copy._pending = self._pending
+        if pending is None:
+            copy._items = self._items
+            copy._lower = self._lower
         copy._redaction = redaction
         copy._request_fields = self._request_fields
+        copy._head = self._head
         return copy
 
     def __eq__(self, other: object) -> bool:

@@ -22,6 +22,8 @@ _NOT_BODY_CODECS = frozenset({"idna", "punycode", "undefined"})
 _CHARSET = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
 #: Methods retried after they may have reached the server (DESIGN.md's retry rules).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Valid as they are: no pattern match and no upper() for these.
+_USUAL_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 class Request:
@@ -47,9 +49,11 @@ class Request:
         headers: HeaderTypes | None = None,
         content: RequestContent = b"",
     ) -> None:
-        if type(method) is not str or not _METHOD.match(method):
-            raise InvalidRequestError(f"Invalid HTTP method {method!r}.")
-        self.method = method.upper()
+        if type(method) is not str or method not in _USUAL_METHODS:
+            if type(method) is not str or not _METHOD.match(method):
+                raise InvalidRequestError(f"Invalid HTTP method {method!r}.")
+            method = method.upper()
+        self.method = method
         self.url = url if isinstance(url, URL) else URL.parse(url)
         hdrs = headers if type(headers) is Headers else Headers(headers)  # immutable: shared
         if type(content) is bytes or isinstance(content, bytes | bytearray | memoryview):

@@ -57,7 +57,7 @@ class ResponseReader:
                         raise body_too_large(self._max_size)
             elif isinstance(event, ResponseHead):
                 self._head = event
-                encodings = event.headers._lower.get("content-encoding")
+                encodings = event.headers._values("content-encoding")
                 if encodings:
                     self._decoder = BodyDecoder(encodings[0], max_size=self._max_size)
             else:

@@ -69,6 +69,10 @@ def encode_request_head(request: Request, *, streamed: bool) -> RequestHead:
     ``UnicodeEncodeError`` for a non-ASCII target or host (as ``ClientCodec`` does)."""
     url = request.url
     headers = request.headers
+    method = request.method
+    last = headers._head  # the same request again (URLs and headers are immutable)
+    if last is not None and last[1] is url and last[0] == method and last[2] is streamed:
+        return last[3]
     fields = headers._request_fields  # the headers are immutable: encoded once
     if fields is None:
         fields = headers._request_fields = _encode_fields(headers)
@@ -89,8 +93,10 @@ def encode_request_head(request: Request, *, streamed: bool) -> RequestHead:
         coding = "Transfer-Encoding: chunked\r\n"
         chunked = True
     hosts = fields.hosts if host is None else f"Host: {host}\r\n"
-    head = f"{request.method} {target} HTTP/1.1\r\n{hosts}{fields.lines}{coding}\r\n"
-    return RequestHead(head.encode("latin-1"), chunked, fields.length, fields.keep_alive)
+    head = f"{method} {target} HTTP/1.1\r\n{hosts}{fields.lines}{coding}\r\n"
+    encoded = RequestHead(head.encode("latin-1"), chunked, fields.length, fields.keep_alive)
+    headers._head = (method, url, streamed, encoded)
+    return encoded
 
 
 def _encode_fields(headers: Headers) -> RequestFields:

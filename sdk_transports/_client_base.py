@@ -12,7 +12,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from typing_extensions import Self
@@ -34,13 +34,13 @@ from sdk_core import (
     Timeout,
     __version__,
 )
-from sdk_core._build import build_request
+from sdk_core._build import request_for
 from sdk_core._decoding import supported_encodings
 from sdk_core._redact import DEFAULT_REDACTION, Redaction
 from sdk_core._redirect import RedirectDecision
 from sdk_core._retry import RetryDecision
 from sdk_core._statistics import PoolStatistics
-from sdk_core._url import ParamTypes
+from sdk_core._url import ParamTypes, build_url
 
 from ._lifecycle import current_pid
 
@@ -105,6 +105,9 @@ class ClientSettings(TypedDict, total=False):
 AttemptHook = Callable[["AttemptRecord"], object]
 
 
+_URL_CACHE_SIZE = 256
+
+
 def as_timeout(value: Timeout | float | None) -> Timeout:
     """A ``Timeout`` from a Timeout, a number of seconds for every phase, or None (none)."""
     if isinstance(value, Timeout):
@@ -123,6 +126,9 @@ class ClientConfig:
     auth_scheme: str | None
     has_api_key: bool
     hooks: tuple[AttemptHook, ...] = ()
+    #: URLs built from ``base_url`` and a path without params: a path is usually one of a
+    #: few, and a URL is immutable. Emptied when it grows past ``_URL_CACHE_SIZE``.
+    urls: dict[str, URL] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def create(
@@ -248,11 +254,18 @@ class ClientConfig:
     ) -> tuple[Request, CallOptions]:
         """The request and call options for one call. Raises ``InvalidRequestError``."""
         json = kwargs.get("json")
-        request = build_request(
+        params = kwargs.get("params")
+        urls = self.urls
+        url = urls.get(path) if params is None and type(path) is str else None
+        if url is None:
+            url = build_url(self.base_url, path, params)
+            if params is None:
+                if len(urls) >= _URL_CACHE_SIZE:
+                    urls.clear()
+                urls[path] = url
+        request = request_for(
             method,
-            self.base_url,
-            path,
-            params=kwargs.get("params"),
+            url,
             headers=kwargs.get("headers"),
             content=kwargs.get("content"),
             default_headers=self.headers,

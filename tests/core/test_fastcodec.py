@@ -30,6 +30,7 @@ from sdk_core._http11 import (
     ResponseHead,
 )
 from sdk_core._reader import ResponseReader
+from sdk_core._request_head import RequestRefused, encode_request_head
 from sdk_core._url import URL
 
 pytest.importorskip("httptools")  # the fast codec is an optional extra
@@ -408,6 +409,41 @@ def test_kept_fields_go_with_each_requests_own_host_and_target() -> None:
     ]
     assert Headers(headers)._request_fields is headers._request_fields is not None
     assert headers.with_redaction(None)._request_fields is headers._request_fields
+
+
+def test_a_head_written_again_is_reused_only_for_the_same_method_url_and_framing() -> None:
+    headers = Headers({"Accept": "*/*"})
+    url = URL.parse("http://a.test/x")
+    get = Request("GET", url, headers=headers)
+    first = encode_request_head(get, streamed=False)
+    assert encode_request_head(Request("GET", url, headers=headers), streamed=False) is first
+    others = [
+        (Request("DELETE", url, headers=headers), False),
+        (Request("GET", URL.parse("http://a.test/x"), headers=headers), False),  # equal URL
+        (Request("GET", "http://b.test/x", headers=headers), False),
+        (Request("POST", url, headers=headers, content=iter([])), True),
+    ]
+    for request, streamed in others:
+        again = encode_request_head(request, streamed=streamed)
+        assert again is not first
+        fresh = Request(
+            request.method,
+            request.url,
+            headers=Headers(request.headers.items()),
+            content=request.content,
+        )
+        assert again == encode_request_head(fresh, streamed=streamed)
+    assert encode_request_head(get, streamed=True).data == (
+        b"GET /x HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+
+
+def test_a_refused_head_is_refused_every_time() -> None:
+    request = Request("GET", url_with(target="/a b"), headers=Headers({"Accept": "*/*"}))
+    for _ in range(2):
+        with pytest.raises(RequestRefused):
+            encode_request_head(request, streamed=False)
+    assert request.headers._head is None
 
 
 def url_with(**changes: object) -> URL:
@@ -879,8 +915,15 @@ def test_heads_a_lenient_llhttp_would_pass_still_get_h11s_answer(
     data: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(fastcodec, "HttpResponseParser", _LenientParser)
+    monkeypatch.setattr(fastcodec, "_strict", [])  # probed again, with the lenient parser
     exchange = Exchange(response=data, pieces=[data])
     assert run(FastClientCodec, exchange) == run(ClientCodec, exchange)
+    assert fastcodec._strict == [False]
+
+
+def test_the_installed_llhttp_refuses_what_h11_must_judge() -> None:
+    """The fast path skips its own bare CR/LF and folding checks only on this answer."""
+    assert fastcodec._llhttp_is_strict()
 
 
 @pytest.mark.parametrize("codec_class", [ClientCodec, FastClientCodec])

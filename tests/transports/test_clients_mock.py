@@ -189,6 +189,28 @@ async def test_success_async() -> None:
     assert str(script.requests[0].url) == "https://api.example.test/v1/items/1"
 
 
+def test_urls_built_for_a_path_are_kept_and_bounded_sync() -> None:
+    script = Script(ok())
+    with sync_client(script) as client:
+        client.get("/items/1")
+        client.get("/items/1")
+        client.get("/items/1", params={"a": "b"})
+        client.get("/items/1", params={"a": "c"})
+        derived = client.with_options(base_url="https://other.example.test/v2")
+        derived.get("/items/1")
+        for index in range(300):
+            client.get(f"/n/{index}")
+        assert len(client._config.urls) <= 256
+    first, again, with_b, with_c, other = script.requests[:5]
+    assert again.url is first.url  # built once
+    assert [str(r.url) for r in (with_b, with_c, other)] == [
+        "https://api.example.test/v1/items/1?a=b",
+        "https://api.example.test/v1/items/1?a=c",
+        "https://other.example.test/v2/items/1",
+    ]
+    assert str(script.requests[-1].url) == "https://api.example.test/v1/n/299"
+
+
 # backoff -------------------------------------------------------------------------------
 
 
