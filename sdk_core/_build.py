@@ -58,7 +58,7 @@ def request_for(
     default_headers: Headers | None = None,
 ) -> Request:
     """``build_request`` for a URL already built."""
-    merged = (default_headers or Headers()).merged(headers)
+    merged = (Headers() if default_headers is None else default_headers).merged(headers)
     if json is not _NO_JSON:
         if content is not None:
             raise InvalidRequestError("Pass either json or content, not both.")

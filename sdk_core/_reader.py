@@ -14,6 +14,14 @@ from ._models import Request, Response
 __all__ = ["BodyBuffer", "ResponseReader", "StreamReader"]
 
 
+def _adopt_redaction(head: ResponseHead, request: Request) -> None:
+    """Show the head's headers under the request's policy, as ``Response`` would, but
+    without a copy: the codec made them for this response and nobody else holds them."""
+    headers = head.headers
+    if headers._redaction is None:
+        headers._redaction = request.headers._redaction
+
+
 class ResponseReader:
     """Read one response from ``codec``: call ``step()``; on ``NEED_DATA`` read from the
     connection and ``feed()`` it (b"" at EOF); otherwise ``step()`` returned
@@ -57,6 +65,7 @@ class ResponseReader:
                         raise body_too_large(self._max_size)
             elif isinstance(event, ResponseHead):
                 self._head = event
+                _adopt_redaction(event, self._request)
                 encodings = event.headers._values("content-encoding")
                 if encodings:
                     self._decoder = BodyDecoder(encodings[0], max_size=self._max_size)
@@ -110,6 +119,7 @@ class StreamReader:
             return NEED_DATA
         # The codec yields the head before anything else of a response.
         assert isinstance(event, ResponseHead)
+        _adopt_redaction(event, self._request)
         self._decoder = StreamDecoder(event.headers.first("content-encoding"), window=self._window)
         return Response(event.status_code, headers=event.headers, request=self._request)
 

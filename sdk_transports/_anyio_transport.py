@@ -62,10 +62,15 @@ _HIGH_WATER = 256 * 1024  # the asyncio stream stops reading with this much unre
 _T = TypeVar("_T")
 
 
+def _tick(timeout: float) -> float:
+    """The spacing of the buckets of waits with ``timeout``: 1/16 of it, 1 to 250 ms."""
+    return min(max(timeout / 16, 0.001), 0.25)
+
+
 def _bucket(now: float, timeout: float) -> float:
-    """The first tick at or after ``now + timeout``, ticks 1/16 of ``timeout`` apart
-    (from 1 ms to 250 ms): waits with one timeout that start close together share it."""
-    tick = min(max(timeout / 16, 0.001), 0.25)
+    """The first tick at or after ``now + timeout``: waits with one timeout that start
+    close together share it."""
+    tick = _tick(timeout)
     return math.ceil((now + timeout) / tick) * tick
 
 
@@ -79,15 +84,22 @@ class _TimerWheel:
     pushing and cancelling its own in the loop's heap.
     """
 
-    __slots__ = ("_buckets", "_loop")
+    __slots__ = ("_buckets", "_loop", "_ticks", "_time")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._time = loop.time
         self._buckets: dict[float, set[asyncio.Future[None]]] = {}
+        self._ticks: dict[float, float] = {}  # _tick() of the timeouts seen (a few)
 
     def add(self, waiter: asyncio.Future[None], timeout: float) -> float:
         """Fail ``waiter`` about ``timeout`` seconds from now; returns its bucket."""
-        when = _bucket(self._loop.time(), timeout)
+        tick = self._ticks.get(timeout)
+        if tick is None:
+            if len(self._ticks) >= 64:  # timeouts capped by deadlines vary
+                self._ticks.clear()
+            tick = self._ticks[timeout] = _tick(timeout)
+        when = math.ceil((self._time() + timeout) / tick) * tick
         bucket = self._buckets.get(when)
         if bucket is None:
             bucket = self._buckets[when] = set()
@@ -423,34 +435,37 @@ class _TrioStream:
 
 
 class _Connection:
-    __slots__ = ("codec", "poller", "sock", "stream")
+    __slots__ = ("codec", "poll", "protocol", "sock", "stream")
 
     def __init__(self, stream: anyio.abc.ByteStream | _AsyncioStream | _TrioStream) -> None:
         self.stream = stream
+        self.protocol = stream if isinstance(stream, _AsyncioStream) else None
         self.codec = new_codec()
         # Looked up once: the stale check runs before every reuse.
         if isinstance(stream, _AsyncioStream | _TrioStream):
             self.sock = stream.raw_socket
         else:
             self.sock = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
-        self.poller: select.poll | None = None
+        #: ``poll`` of a poll object watching the socket, when the platform has one.
+        self.poll: Callable[[int], list[tuple[int, int]]] | None = None
         if self.sock is not None and hasattr(select, "poll"):
             try:
-                self.poller = select.poll()
-                self.poller.register(self.sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+                poller = select.poll()
+                poller.register(self.sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+                self.poll = poller.poll
             except (OSError, ValueError):
-                self.poller = None
+                self.poll = None
 
     def is_stale(self) -> bool:
         """An idle connection that is readable was closed by the server (or sent junk)."""
-        if isinstance(self.stream, _AsyncioStream) and self.stream.idle_broken:
+        protocol = self.protocol
+        if protocol is not None and protocol.idle_broken:
             return True
-        if self.sock is None:
-            return True
-        if self.poller is None:
-            return is_readable(self.sock)
+        poll = self.poll
+        if poll is None:
+            return self.sock is None or is_readable(self.sock)
         try:
-            return bool(self.poller.poll(0))  # POLLNVAL for a closed descriptor: stale
+            return bool(poll(0))  # POLLNVAL for a closed descriptor: stale
         except (OSError, ValueError):
             return True
 

@@ -253,16 +253,15 @@ class ClientConfig:
         kwargs: RequestKwargs,
     ) -> tuple[Request, CallOptions]:
         """The request and call options for one call. Raises ``InvalidRequestError``."""
+        url = self.urls.get(path) if type(path) is str else None  # built without params
+        if not kwargs:  # the usual call: a method and a path
+            if url is None:
+                url = self._url(path, None)
+            return request_for(method, url, default_headers=self.headers), self.options
         json = kwargs.get("json")
         params = kwargs.get("params")
-        urls = self.urls
-        url = urls.get(path) if params is None and type(path) is str else None
-        if url is None:
-            url = build_url(self.base_url, path, params)
-            if params is None:
-                if len(urls) >= _URL_CACHE_SIZE:
-                    urls.clear()
-                urls[path] = url
+        if url is None or params is not None:
+            url = self._url(path, params)
         request = request_for(
             method,
             url,
@@ -295,6 +294,16 @@ class ClientConfig:
                 else _check_redirects(max_redirects),
             )
         return request, options
+
+    def _url(self, path: str, params: ParamTypes | None) -> URL:
+        """``path`` (and ``params``) under ``base_url``; kept in ``urls`` without params."""
+        url = build_url(self.base_url, path, params)
+        if params is None:
+            urls = self.urls
+            if len(urls) >= _URL_CACHE_SIZE:
+                urls.clear()
+            urls[path] = url
+        return url
 
     def describe(self) -> str:
         """A repr body that shows no secret."""

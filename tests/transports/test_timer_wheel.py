@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sdk_transports._anyio_transport import _TimerWheel
+from sdk_transports._anyio_transport import _bucket, _TimerWheel
 
 
 class FakeLoop:
@@ -163,3 +163,12 @@ def test_expiring_a_stream_closed_under_it_is_harmless() -> None:
         b.close()
 
     trio.run(main)
+
+
+def test_buckets_follow_each_timeout_and_the_tick_cache_stays_small(loop: Any) -> None:
+    wheel = _TimerWheel(loop)
+    for step in range(200):  # timeouts capped by a call's deadline take any value
+        timeout = 0.01 + step * 0.037
+        loop.now = 1000.0 + step * 0.013
+        assert wheel.add(loop.real.create_future(), timeout) == _bucket(loop.now, timeout)
+        assert len(wheel._ticks) <= 64
