@@ -368,8 +368,18 @@ class FastClientCodec(ClientCodec):
             return NEED_DATA
         if buf[pos] < 0x21:  # h11: a status line never starts with a control or a space
             raise self._fail("The server sent an invalid HTTP response: no status line.")
-        match = _BLANK_LINE.search(buf, max(self._scan, pos))
-        if match is None:
+        scan = max(self._scan, pos)
+        # The usual end, CRLF CRLF, by a plain search (from one byte earlier: the scan
+        # resumes 2 bytes before the end of what was searched). h11 also ends a head at
+        # a bare LF and a blank line: when one comes first, the block up to CRLF CRLF
+        # holds a bare LF, which llhttp refuses, and h11 reads the response.
+        end = buf.find(b"\r\n\r\n", max(scan - 1, pos))
+        if end >= 0:
+            end += 4
+        else:
+            match = _BLANK_LINE.search(buf, scan)
+            end = -1 if match is None else match.end()
+        if end < 0:
             self._scan = max(len(buf) - 2, pos)
             if len(buf) - pos > self._max_header_bytes:
                 raise self._fail(
@@ -381,7 +391,6 @@ class FastClientCodec(ClientCodec):
                     "The server closed the connection without sending a complete response head."
                 )
             return NEED_DATA
-        end = match.end()
         if self._recv == _R_IDLE:
             raise self._fail("The server sent a response before any request was sent.")
         block = buf[pos:end]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from collections.abc import Callable
 
@@ -22,6 +23,13 @@ from ..results import Table
 __all__ = ["RawSocketClient", "run"]
 
 PEERS = ["httpx.Client", "httpx2.Client", "urllib3.PoolManager", "raw socket (floor)"]
+#: The clients of the separate-CPU table: ours, the fastest peers, and the floor.
+_SPLIT = (
+    "sdk Client (SocketTransport)",
+    "httpx.Client",
+    "urllib3.PoolManager",
+    "raw socket (floor)",
+)
 _LIMITS = Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=600.0)
 
 
@@ -140,4 +148,37 @@ def run(ctx: Context) -> list[Table]:
             )
         )
         ctx.progress.info("sync", f"GET {path} done")
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    others = [cpu for cpu in range(os.cpu_count() or 1) if cpu not in cpus]
+    if cfg.cpu_mode == "same" and len(cpus) == 1 and others:
+        try:
+            os.sched_setaffinity(0, {others[0]})
+        except OSError:  # that CPU is not ours to use: no separate-CPU table
+            return tables
+        try:
+            tables.append(_split(ctx))
+        finally:
+            os.sched_setaffinity(0, set(cpus))
     return tables
+
+
+def _split(ctx: Context) -> Table:
+    """GET /json once more with this process on another CPU than nginx: every request
+    then waits for a wake-up across CPUs, as a client on a real network waits for the
+    server, and that wait is the same for every client."""
+    cfg = ctx.config
+    label = "GET /json, separate CPUs"
+    with contextlib.ExitStack() as stack:
+        benches = [b for b in _benches(ctx, "/json", stack) if b.name in _SPLIT]
+        rows = run_rounds(benches, cfg.sync_requests, cfg.sync_rounds, ctx.progress, "sync", label)
+    ctx.progress.info("sync", f"{label} done")
+    return Table(
+        key="sync-json-split",
+        title="Sync, sequential keep-alive GET /json, client and nginx on separate CPUs",
+        unit="µs/request",
+        rows=rows,
+        ratio_to=[p for p in PEERS if p in _SPLIT],
+        note=f"{cfg.sync_requests} requests per client per round, {cfg.sync_rounds} rounds; "
+        "this process moved to another CPU than nginx for this table only (cross-CPU "
+        "wake-ups add noise).",
+    )

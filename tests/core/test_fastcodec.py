@@ -965,3 +965,17 @@ def test_pieces_that_end_inside_chunk_size_lines() -> None:
     found = run(FastClientCodec, exchange)
     assert found == run(ClientCodec, exchange)
     assert BodyChunk(b"abcde" + b"x" * 16 + b"abc") in found
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        OK + b"Content-Length: 6\r\n\r\n\r\n\r\nab",  # a body that holds CRLF CRLF
+        OK + b"X: a\n\r\nContent-Length: 6\r\n\r\n\r\n\r\nab",  # h11 ends the head early
+        OK + b"X: a\n\nContent-Length: 2\r\n\r\nab",
+    ],
+)
+def test_a_head_split_anywhere_ends_where_h11_says(response: bytes) -> None:
+    for at in range(1, len(response)):
+        exchange = Exchange(response=response, pieces=[response[:at], response[at:]])
+        assert run(FastClientCodec, exchange) == run(ClientCodec, exchange), at
