@@ -741,7 +741,10 @@ class AnyioTransport:
             # The request went out whole at once: the read timeout bounds each wait for
             # bytes on its own, with no cancel scope around the exchange.
             assert isinstance(stream, _AsyncioStream | _TrioStream)
-            return await _read_native(stream, request, timeout.read, step, feed), True
+            # Nothing of the response can be buffered yet: a cycle starts with an empty
+            # codec, so the first step would only say NEED_DATA.
+            result = await _read_native(stream, request, timeout.read, step, feed, fresh=True)
+            return result, True
         deadline = self._after(timeout.write)
         with anyio.CancelScope(deadline=deadline) as scope:
             try:
@@ -890,14 +893,20 @@ async def _read_native(
     step: Callable[[], _T | _NeedData],
     feed: Callable[[bytes], None],
     until: tuple[Callable[[], float], float] | None = None,
+    *,
+    fresh: bool = False,
 ) -> _T:
     """Read until ``step`` has its result, each receive waiting at most ``timeout`` or,
-    with ``until`` (a clock and a time on it), at most what is left until then."""
+    with ``until`` (a clock and a time on it), at most what is left until then.
+    ``fresh``: nothing was fed yet, so reading comes before the first step."""
     wait = timeout
     while True:
-        result = step()
-        if result is not NEED_DATA:
-            return result
+        if fresh:
+            fresh = False
+        else:
+            result = step()
+            if result is not NEED_DATA:
+                return result
         if until is not None and timeout is not None:
             wait = wait_bound(timeout, until[1], until[0]())
             if wait is not None and wait <= 0:
