@@ -17,9 +17,7 @@ __all__ = ["BodyBuffer", "ResponseReader", "StreamReader"]
 def _adopt_redaction(head: ResponseHead, request: Request) -> None:
     """Show the head's headers under the request's policy, as ``Response`` would, but
     without a copy: the codec made them for this response and nobody else holds them."""
-    headers = head.headers
-    if headers._redaction is None:
-        headers._redaction = request.headers._redaction
+    head.headers._redaction = request.headers._redaction
 
 
 class ResponseReader:
