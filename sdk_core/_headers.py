@@ -178,17 +178,20 @@ class Headers(Mapping[str, str]):
 
         def __getattr__(self, name: str) -> Any:
             # Reached only for an unset slot: the index of a block not yet split.
-            if name in ("_items", "_lower") and self._pending is not None:
-                self._index()
+            if name in ("_items", "_lower"):
+                pending = self._pending
+                if pending is not None:
+                    self._index(pending[0])
+                # Set now, by this thread or by another that indexed meanwhile (it
+                # clears ``_pending`` last).
                 return object.__getattribute__(self, name)
             raise AttributeError(name)
 
-    def _index(self) -> None:
-        """Split the pending block into pairs and the index by name (once)."""
-        assert self._pending is not None
+    def _index(self, fields: str) -> None:
+        """Split the block of field lines into pairs and the index by name."""
         items: list[tuple[str, str]] = []
         lower: dict[str, list[str]] = {}
-        for line in self._pending[0].split("\r\n")[1:-1]:
+        for line in fields.split("\r\n")[1:-1]:
             name, _, value = line.partition(":")
             name = name.lower()
             value = value.strip(" \t")

@@ -121,6 +121,14 @@ def test_copies_and_pickles_carry_the_same_headers() -> None:
     assert restored.multi_items() == [("a", "1")]
 
 
+def test_a_reader_that_missed_the_slots_while_another_indexed_gets_the_index() -> None:
+    received = block([("a", "1")])
+    assert received.multi_items() == [("a", "1")]  # indexed: the slots are set
+    # What a thread sees that found the slot unset just before another thread set it.
+    assert received.__getattr__("_items") == (("a", "1"),)  # type: ignore[attr-defined]
+    assert received.__getattr__("_lower") == {"a": ["1"]}  # type: ignore[attr-defined]
+
+
 def test_threads_indexing_at_once_all_see_the_same_list() -> None:
     pairs = [(f"n{i}", str(i)) for i in range(200)]
     for _ in range(20):
