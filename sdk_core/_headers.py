@@ -14,7 +14,8 @@ from ._errors import InvalidRequestError
 from ._redact import DEFAULT_REDACTION, SENSITIVE_HEADERS, Redaction
 
 if TYPE_CHECKING:
-    from ._request_head import RequestFields, RequestHead
+    from ._fields import RequestFields
+    from ._request_head import RequestHead
     from ._url import URL
 
 __all__ = ["SENSITIVE_HEADERS", "HeaderTypes", "Headers"]
@@ -92,7 +93,15 @@ class Headers(Mapping[str, str]):
     splitting every line.
     """
 
-    __slots__ = ("_head", "_items", "_lower", "_pending", "_redaction", "_request_fields")
+    __slots__ = (
+        "_base",
+        "_head",
+        "_items",
+        "_lower",
+        "_pending",
+        "_redaction",
+        "_request_fields",
+    )
 
     # Both unset (see ``__getattr__``) while ``_pending`` holds a received block.
     _items: tuple[tuple[str, str], ...]
@@ -103,6 +112,9 @@ class Headers(Mapping[str, str]):
     #: These fields as a request head writes them: set by ``encode_request_head`` the
     #: first time it sends them (the headers never change, so neither does that).
     _request_fields: RequestFields | None
+    #: The list these headers extend and what they add (``_appended``): their request
+    #: fields derive from that list's, until ``encode_request_head`` sets them.
+    _base: tuple[Headers, tuple[tuple[str, str], ...]] | None
     #: The last request head written with these fields, and what it was written for
     #: (method, URL, streamed): set and read by ``encode_request_head``.
     _head: tuple[str, URL, bool, RequestHead] | None
@@ -111,6 +123,7 @@ class Headers(Mapping[str, str]):
         self._redaction = None
         self._request_fields = None
         self._head = None
+        self._base = None
         self._pending = None
         if headers is None:
             self._items = ()
@@ -122,6 +135,7 @@ class Headers(Mapping[str, str]):
             self._redaction = headers._redaction
             self._request_fields = headers._request_fields
             self._head = headers._head
+            self._base = headers._base
             return
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         items: list[tuple[str, str]] = []
@@ -142,6 +156,7 @@ class Headers(Mapping[str, str]):
         self._redaction = redaction
         self._request_fields = None
         self._head = None
+        self._base = None
         self._pending = None
         self._items = tuple(items)
         lower: dict[str, list[str]] = {}
@@ -158,10 +173,29 @@ class Headers(Mapping[str, str]):
         self._redaction = None
         self._request_fields = None
         self._head = None
+        self._base = None
         self._pending = None
         self._items = items
         self._lower = lower
         return self
+
+    def _appended(self, extra: tuple[tuple[str, str], ...], redaction: Redaction | None) -> Headers:
+        """A copy with ``extra`` (validated pairs) after every field. The index is
+        copied, not rebuilt; the request fields are derived from these, when known."""
+        child = Headers.__new__(Headers)
+        child._redaction = redaction
+        child._head = None
+        child._pending = None
+        child._items = self._items + extra
+        lower = self._lower.copy()
+        for name, value in extra:
+            key = name.lower()
+            values = lower.get(key)
+            lower[key] = [value] if values is None else [*values, value]  # never shared
+        child._lower = lower
+        child._request_fields = None
+        child._base = (self, extra)
+        return child
 
     @classmethod
     def _from_block(cls, fields: str, lowered: str) -> Headers:
@@ -171,6 +205,7 @@ class Headers(Mapping[str, str]):
         self._redaction = None
         self._request_fields = None
         self._head = None
+        self._base = None
         self._pending = (fields, lowered)
         return self
 
@@ -262,18 +297,17 @@ class Headers(Mapping[str, str]):
         if not incoming._items:
             return self
         replaced = incoming._lower.keys()
+        redaction = self._redaction or incoming._redaction
+        if replaced.isdisjoint(self._lower):  # nothing replaced: appended
+            return self._appended(incoming._items, redaction)
         kept = [(n, v) for n, v in self._items if n.lower() not in replaced]
-        return Headers._trusted(
-            kept + list(incoming._items), self._redaction or incoming._redaction
-        )
+        return Headers._trusted(kept + list(incoming._items), redaction)
 
     def with_default(self, name: str, value: str) -> Headers:
         """A copy with ``name: value`` added unless ``name`` is already present."""
         if name.lower() in self._lower:
             return self
-        return Headers._trusted(
-            [*self._items, (_check_name(name), _check_value(name, value))], self._redaction
-        )
+        return self._appended(((_check_name(name), _check_value(name, value)),), self._redaction)
 
     def without(self, name: str) -> Headers:
         """A copy with every value of ``name`` removed."""
@@ -299,6 +333,7 @@ class Headers(Mapping[str, str]):
         copy._redaction = redaction
         copy._request_fields = self._request_fields
         copy._head = self._head
+        copy._base = self._base
         return copy
 
     def __eq__(self, other: object) -> bool:

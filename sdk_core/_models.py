@@ -66,10 +66,7 @@ class Request:
                         f"body's {len(content)} bytes."
                     )
             elif content or self.method in ("POST", "PUT", "PATCH"):
-                hdrs = Headers._trusted(
-                    [*hdrs.multi_items(), ("Content-Length", str(len(content)))],
-                    hdrs._redaction,
-                )
+                hdrs = hdrs._appended((("Content-Length", str(len(content))),), hdrs._redaction)
         elif isinstance(content, str):
             raise InvalidRequestError("Request content must be bytes, not str; encode it first.")
         self.headers = hdrs
