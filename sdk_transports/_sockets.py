@@ -290,10 +290,12 @@ class SocketTransport:
         _set_timeout(conn.sock, timeout.read)
         reader = ResponseReader(conn.codec, request, max_size=self._max_response_size)
         while True:
+            # A cycle starts with nothing buffered (a pooled connection ended its last
+            # response exactly), so reading comes first.
+            reader.feed(self._recv(conn, request, timeout.read, end))
             step = reader.step()
             if step is not NEED_DATA:
                 return step
-            reader.feed(self._recv(conn, request, timeout.read, end))
 
     def statistics(self) -> PoolStatistics:
         """Connections in use, idle, and requests waiting for one."""
