@@ -181,7 +181,8 @@ class Headers(Mapping[str, str]):
 
     def _appended(self, extra: tuple[tuple[str, str], ...], redaction: Redaction | None) -> Headers:
         """A copy with ``extra`` (validated pairs) after every field. The index is
-        copied, not rebuilt; the request fields are derived from these, when known."""
+        copied, not rebuilt, and ``encode_request_head`` derives the copy's request
+        fields from this list's (see ``_base``)."""
         child = Headers.__new__(Headers)
         child._redaction = redaction
         child._head = None
@@ -191,7 +192,7 @@ class Headers(Mapping[str, str]):
         for name, value in extra:
             key = name.lower()
             values = lower.get(key)
-            lower[key] = [value] if values is None else [*values, value]  # never shared
+            lower[key] = [value] if values is None else [*values, value]  # a new list
         child._lower = lower
         child._request_fields = None
         child._base = (self, extra)
