@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 import re
 from dataclasses import dataclass, field
 
@@ -18,7 +19,15 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import sdk_core._fastcodec as fastcodec
-from sdk_core import Headers, InvalidRequestError, RemoteProtocolError, Request
+from sdk_core import (
+    Call,
+    Completed,
+    Headers,
+    InvalidRequestError,
+    RemoteProtocolError,
+    Request,
+    SendRequest,
+)
 from sdk_core._fastcodec import FastClientCodec, new_codec
 from sdk_core._http11 import (
     MAX_HEADER_BYTES,
@@ -30,6 +39,7 @@ from sdk_core._http11 import (
     ResponseHead,
 )
 from sdk_core._reader import ResponseReader
+from sdk_core._redact import DEFAULT_REDACTION
 from sdk_core._request_head import RequestRefused, encode_request_head
 from sdk_core._url import URL
 
@@ -979,3 +989,33 @@ def test_a_head_split_anywhere_ends_where_h11_says(response: bytes) -> None:
     for at in range(1, len(response)):
         exchange = Exchange(response=response, pieces=[response[:at], response[at:]])
         assert run(FastClientCodec, exchange) == run(ClientCodec, exchange), at
+
+
+def test_a_plain_response_reaches_the_caller_with_its_headers_still_a_block() -> None:
+    """Nothing on the way (reader, redaction, the call's decision) splits the headers:
+    that work waits for a caller who needs the whole list."""
+    policy = DEFAULT_REDACTION.extended(sensitive_headers=["x-request-id"])
+    headers = Headers({"Accept": "*/*"}).with_redaction(policy)  # as a client's are
+    request = Request("GET", URL_TEXT, headers=headers)
+    call = Call(request, now=0.0, rng=random.Random(0))
+    sent = call.next_event()
+    assert isinstance(sent, SendRequest)
+    codec = new_codec()
+    codec.encode_request(sent.request, body=b"")
+    reader = ResponseReader(codec, sent.request, max_size=1 << 20)
+    codec.feed(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: r-1\r\n"
+        b"Content-Length: 2\r\n\r\n{}"
+    )
+    result = reader.step()
+    assert result is not NEED_DATA
+    response, reusable = result
+    assert reusable
+    call.receive_response(response, now=0.0)
+    done = call.next_event()
+    assert isinstance(done, Completed)
+    assert done.response.headers._pending is not None
+    assert done.response.headers.redaction is policy
+    assert done.response.request_id == "r-1"  # a lookup by name leaves it so
+    assert done.response.headers._pending is not None
+    assert done.response.json() == {}
