@@ -234,17 +234,21 @@ class OffsetPaging:
     """The next page starts ``len(items)`` further on: ``offset_param`` (0 when not
     given) grows by the number of items this page had.
 
-    The listing ends at a page with no items, a page shorter than the request's
-    ``limit_param`` (when it sets one), or when the offset reaches the body's ``total``
-    (when it has one; ``total=None``: not read). An ``offset``/``limit`` param that is
-    not a non-negative int is the caller's mistake (``InvalidRequestError``); a
-    ``total`` that is not an integer raises ``PaginationError``.
+    The listing ends at a page with no items, or when the offset reaches the body's
+    ``total`` (when it has one; ``total=None``: not read). Without a total, a page
+    shorter than the request's ``limit_param`` also ends it, which saves asking for an
+    empty page; ``short_page_ends=False`` asks anyway, for an API that may return short
+    pages before the end (filtered or permission-trimmed listings). A total is trusted
+    over a short page. An ``offset``/``limit`` param that is not a non-negative int is
+    the caller's mistake (``InvalidRequestError``); a ``total`` that is not an integer
+    raises ``PaginationError``.
     """
 
     items: FieldPath = "data"
     offset_param: str = "offset"
     limit_param: str = "limit"
     total: FieldPath | None = "total"
+    short_page_ends: bool = True
 
     def parse_page(self, request: PageRequest, response: Response) -> Page:
         """The page ``response`` carries. Raises ``PaginationError`` or
@@ -267,8 +271,8 @@ class OffsetPaging:
                 )
         if (
             not items
-            or (limit is not None and len(items) < limit)
             or (total is not None and following >= total)
+            or (total is None and self.short_page_ends and limit is not None and len(items) < limit)
         ):
             return Page(items, response, request, None)
         return Page(items, response, request, request.with_params({self.offset_param: following}))

@@ -272,6 +272,20 @@ def test_offset_paging_without_a_total_field_or_with_a_null_one_goes_on() -> Non
     assert ignoring.parse_page(request, page({"data": [1, 2], "total": 1})).has_next
 
 
+def test_offset_paging_trusts_a_total_over_a_short_page() -> None:
+    request = PageRequest("GET", "/items", {"offset": 0, "limit": 3})
+    result = OffsetPaging().parse_page(request, page({"data": [1], "total": 10}))
+    assert result.next_request == PageRequest("GET", "/items", {"offset": 1, "limit": 3})
+
+
+def test_offset_paging_can_ask_past_a_short_page_until_an_empty_one() -> None:
+    paging = OffsetPaging(short_page_ends=False)
+    request = PageRequest("GET", "/items", {"offset": 0, "limit": 3})
+    result = paging.parse_page(request, page({"data": [1, 2]}))
+    assert result.next_request == PageRequest("GET", "/items", {"offset": 2, "limit": 3})
+    assert paging.parse_page(request, page({"data": []})).next_request is None
+
+
 def test_offset_paging_custom_names() -> None:
     paging = OffsetPaging(items="results", offset_param="skip", limit_param="top", total="count")
     request = PageRequest("GET", "/items", {"skip": 0, "top": 1})
