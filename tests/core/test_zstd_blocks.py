@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import random
-import time
 import tracemalloc
 
 import pytest
@@ -220,7 +219,6 @@ def test_an_rle_bomb_is_decoded_piece_by_piece(window: int) -> None:
     decoder = StreamDecoder("zstd", window=window)
     total = 0
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         for start in range(0, len(RLE_BOMB), 1024):
             decoder.feed(RLE_BOMB[start : start + 1024])
@@ -235,7 +233,6 @@ def test_an_rle_bomb_is_decoded_piece_by_piece(window: int) -> None:
         tracemalloc.stop()
     assert total == 1600 * BLOCK
     assert peak < 2 * MB, f"peak {peak} bytes: the bomb was inflated"
-    assert time.perf_counter() - started < 10
 
 
 @pytest.mark.parametrize("chunk", [1, 4096, len(RLE_BOMB)])
