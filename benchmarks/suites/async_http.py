@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 from collections.abc import Awaitable, Callable
 
@@ -17,7 +16,7 @@ import httpx2
 from sdk_core import Limits
 from sdk_transports import AnyioTransport, AsyncClient, AsyncHttpcoreTransport
 
-from ..context import Context
+from ..context import Context, on_another_cpu
 from ..measure import AsyncBench, arun_rounds, failing_async_batch
 from ..nginx import JSON_BODY
 from ..results import Table
@@ -305,16 +304,8 @@ def run(ctx: Context) -> list[Table]:
 
     for backend in ("asyncio", "trio"):
         anyio.run(main, backend, backend=backend)
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    others = [cpu for cpu in range(os.cpu_count() or 1) if cpu not in cpus]
-    if cfg.cpu_mode == "same" and len(cpus) == 1 and others:
-        try:
-            os.sched_setaffinity(0, {others[0]})
-        except OSError:  # that CPU is not ours to use: no separate-CPU tables
-            return tables
-        try:
+    with on_another_cpu(cfg) as moved:
+        if moved:  # else no separate-CPU tables
             for backend in ("asyncio", "trio"):
                 anyio.run(split, backend, backend=backend)
-        finally:
-            os.sched_setaffinity(0, set(cpus))
     return tables

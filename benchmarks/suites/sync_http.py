@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 from collections.abc import Callable
 
@@ -15,7 +14,7 @@ import urllib3
 from sdk_core import Limits
 from sdk_transports import Client, HttpcoreTransport, SocketTransport
 
-from ..context import Context
+from ..context import Context, on_another_cpu
 from ..measure import SyncBench, failing_batch, run_rounds
 from ..nginx import JSON_BODY, KIB64_BODY
 from ..results import Table
@@ -148,17 +147,9 @@ def run(ctx: Context) -> list[Table]:
             )
         )
         ctx.progress.info("sync", f"GET {path} done")
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    others = [cpu for cpu in range(os.cpu_count() or 1) if cpu not in cpus]
-    if cfg.cpu_mode == "same" and len(cpus) == 1 and others:
-        try:
-            os.sched_setaffinity(0, {others[0]})
-        except OSError:  # that CPU is not ours to use: no separate-CPU table
-            return tables
-        try:
+    with on_another_cpu(cfg) as moved:
+        if moved:  # else no separate-CPU table
             tables.append(_split(ctx))
-        finally:
-            os.sched_setaffinity(0, set(cpus))
     return tables
 
 
