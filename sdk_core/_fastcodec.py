@@ -80,7 +80,6 @@ _STATUS_CODES: Final = {f"{code:03d}": code for code in range(1000)}
 _END_REUSABLE: Final = ResponseEnd(reusable=True)
 _END_FINAL: Final = ResponseEnd(reusable=False)
 _CRLF: Final = b"\r\n"
-_CL_FIELD: Final = "\r\ncontent-length:"
 _TE_FIELD: Final = "\r\ntransfer-encoding:"
 
 
@@ -429,13 +428,12 @@ class FastClientCodec(ClientCodec):
         fields = text[eol:-2]  # every field line after a CRLF and before one
         lowered = fields.lower()
         length = -1
-        at = lowered.find(_CL_FIELD)
-        if at >= 0:
-            end = lowered.find("\r\n", at + 17)
-            value = fields[at + 17 : end].strip(" \t")
+        lengths = scan_fields(fields, lowered, "content-length")
+        if lengths is not None:
             # h11 judges a repeated or unusual Content-Length (latin-1 has no decimal
             # digit but 0-9).
-            if not value.isdecimal() or len(value) > 20 or lowered.find(_CL_FIELD, end) >= 0:
+            value = lengths[0]
+            if len(lengths) > 1 or not value.isdecimal() or len(value) > 20:
                 return None
             length = int(value)
         headers = Headers._from_block(fields, lowered)
