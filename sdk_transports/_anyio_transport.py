@@ -576,9 +576,9 @@ class AnyioTransport:
         if box:
             return box[0]
         if self._closed:
-            raise ConnectError("ConnectError: the transport is closed.", request=request)
+            raise ConnectError("the transport is closed.", request=request)
         raise PoolTimeout(
-            f"PoolTimeout: no connection became free within {timeout.pool} s.", request=request
+            f"no connection became free within {timeout.pool} s.", request=request
         )
 
     async def _release(self, lease: Lease, reusable: bool) -> None:
@@ -621,13 +621,13 @@ class AnyioTransport:
                         stream = tcp
         except TimeoutError:
             raise ConnectTimeout(
-                f"ConnectTimeout: connecting to {url.host_header} took over {timeout.connect} s.",
+                f"connecting to {url.host_header} took over {timeout.connect} s.",
                 request=request,
             ) from None
         except ssl.SSLError as exc:
-            raise ConnectError(f"ConnectError: TLS failed: {exc}", request=request) from exc
+            raise ConnectError(f"TLS failed: {exc}", request=request) from exc
         except _STREAM_ERRORS as exc:
-            raise ConnectError(f"ConnectError: {exc}", request=request) from exc
+            raise ConnectError(f"{exc}", request=request) from exc
         return _Connection(stream)
 
     async def _checkout(self, request: Request, timeout: Timeout) -> tuple[Lease, _Connection, int]:
@@ -639,7 +639,7 @@ class AnyioTransport:
         conn: _Connection | None = None
         while True:
             if self._closed:
-                raise ConnectError("ConnectError: the transport is closed.", request=request)
+                raise ConnectError("the transport is closed.", request=request)
             out = self._pool.request(request.url.origin, time.monotonic())
             if out.wake or out.close:
                 await self._apply(out)
@@ -756,10 +756,10 @@ class AnyioTransport:
                 else:
                     await self._send_watching(conn, request, timeout, early, scope)
             except TimeoutError:  # the OS's, not the scope's (that one is caught below)
-                message = "WriteTimeout: sending the request timed out."
+                message = "sending the request timed out."
                 raise WriteTimeout(message, request=request) from None
             except _STREAM_ERRORS as exc:
-                error = WriteError(f"WriteError: {exc}", request=request)
+                error = WriteError(f"{exc}", request=request)
                 write_error = error, exc
                 # A server may answer and close before reading the whole body (413 during a
                 # large upload): that answer, when it arrived, is what the caller gets.
@@ -777,9 +777,9 @@ class AnyioTransport:
         if write_error is not None:  # no answer came in time: the send's failure it is
             raise write_error[0] from write_error[1]
         if not reading:
-            message = "WriteTimeout: sending the request timed out."
+            message = "sending the request timed out."
             raise WriteTimeout(message, request=request)
-        raise ReadTimeout(f"ReadTimeout: no data for {timeout.read} s.", request=request)
+        raise ReadTimeout(f"no data for {timeout.read} s.", request=request)
 
     async def _send_request(
         self, conn: _Connection, request: Request, timeout: Timeout, scope: anyio.CancelScope
@@ -910,15 +910,15 @@ async def _read_native(
         if until is not None and timeout is not None:
             wait = wait_bound(timeout, until[1], until[0]())
             if wait is not None and wait <= 0:
-                raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.", request=request)
+                raise ReadTimeout(f"no data for {timeout} s.", request=request)
         try:
             data = await stream.receive(_READ_SIZE, wait)
         except anyio.EndOfStream:
             data = b""
         except TimeoutError:
-            raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.", request=request) from None
+            raise ReadTimeout(f"no data for {timeout} s.", request=request) from None
         except _STREAM_ERRORS as exc:
-            raise ReadError(f"ReadError: {exc}", request=request) from exc
+            raise ReadError(f"{exc}", request=request) from exc
         feed(data)
 
 
@@ -929,9 +929,9 @@ async def _receive(conn: _Connection, request: Request, timeout: float | None) -
     except anyio.EndOfStream:
         return b""
     except TimeoutError:  # the OS's, not a cancel scope's
-        raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.", request=request) from None
+        raise ReadTimeout(f"no data for {timeout} s.", request=request) from None
     except _STREAM_ERRORS as exc:
-        raise ReadError(f"ReadError: {exc}", request=request) from exc
+        raise ReadError(f"{exc}", request=request) from exc
 
 
 class _AnyioResponseStream:
@@ -984,7 +984,7 @@ class _AnyioResponseStream:
                             break
                         reader.feed(await _receive(conn, self._request, timeout))
                 if scope.cancelled_caught:
-                    message = f"ReadTimeout: no data for {timeout} s."
+                    message = f"no data for {timeout} s."
                     raise ReadTimeout(message, request=self._request)
         except BaseException:
             with anyio.CancelScope(shield=True):

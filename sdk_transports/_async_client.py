@@ -164,7 +164,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         deadline; the response it completed with and the call's deadline."""
         shared = self._shared
         if shared.closed:
-            raise ConnectError("ConnectError: the client is closed.", request=request)
+            raise ConnectError("the client is closed.", request=request)
         if shared.pid != current_pid():  # in a forked child (the transport resets its pool)
             shared.after_fork()
         clock = shared.clock

@@ -467,7 +467,7 @@ class AsyncHttpcoreResponseStream:
                                 return b""
                             await self._receive()
                 except TimeoutError:
-                    message = f"ReadTimeout: no data for {timeout} s."
+                    message = f"no data for {timeout} s."
                     raise ReadTimeout(message, request=self._request) from None
                 return piece
         except BaseException as exc:

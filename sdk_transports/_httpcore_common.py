@@ -130,7 +130,7 @@ def response_headers(raw: list[tuple[bytes, bytes]], request: Request) -> Header
     size = sum(len(n) + len(v) + 4 for n, v in raw)
     if size > MAX_HEADER_BYTES:
         raise RemoteProtocolError(
-            f"RemoteProtocolError: the response header block is larger than "
+            f"the response header block is larger than "
             f"{MAX_HEADER_BYTES} bytes.",
             request=request,
         )
@@ -150,7 +150,7 @@ def pool_statistics(
 
 def closed_error(request: Request) -> ConnectError:
     """The error for a request on a transport that was closed."""
-    return ConnectError("ConnectError: the transport is closed.", request=request)
+    return ConnectError("the transport is closed.", request=request)
 
 
 def h11_state_of(raw: httpcore.Response) -> h11.Connection | None:

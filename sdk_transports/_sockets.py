@@ -119,7 +119,7 @@ class SocketTransport:
     def _acquire(self, request: Request, timeout: Timeout) -> Lease:
         with self._lock:
             if self._closed:
-                raise ConnectError("ConnectError: the transport is closed.", request=request)
+                raise ConnectError("the transport is closed.", request=request)
             out = self._pool.request(request.url.origin, time.monotonic())
             if out.close or out.wake:
                 self._apply(out)
@@ -143,9 +143,9 @@ class SocketTransport:
             self._pool.cancel(out.ticket)
             self._waiting.pop(out.ticket, None)
             if self._closed:
-                raise ConnectError("ConnectError: the transport is closed.", request=request)
+                raise ConnectError("the transport is closed.", request=request)
         raise PoolTimeout(
-            f"PoolTimeout: no connection became free within {timeout.pool} s.", request=request
+            f"no connection became free within {timeout.pool} s.", request=request
         )
 
     def _release(self, lease: Lease, reusable: bool) -> None:
@@ -160,11 +160,11 @@ class SocketTransport:
             sock = socket.create_connection((url.host, url.port), timeout=timeout.connect)
         except TimeoutError:
             raise ConnectTimeout(
-                f"ConnectTimeout: connecting to {url.host_header} took over {timeout.connect} s.",
+                f"connecting to {url.host_header} took over {timeout.connect} s.",
                 request=request,
             ) from None
         except OSError as exc:
-            raise ConnectError(f"ConnectError: {exc}", request=request) from exc
+            raise ConnectError(f"{exc}", request=request) from exc
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if url.scheme == "https":
@@ -172,13 +172,13 @@ class SocketTransport:
         except TimeoutError:
             sock.close()
             raise ConnectTimeout(
-                "ConnectTimeout: the TLS handshake timed out.", request=request
+                "the TLS handshake timed out.", request=request
             ) from None
         except OSError as exc:  # ssl.SSLError is one: ssl is loaded by then
             sock.close()
             ssl_module = sys.modules.get("ssl")
             tls = ssl_module is not None and isinstance(exc, ssl_module.SSLError)
-            message = f"ConnectError: TLS failed: {exc}" if tls else f"ConnectError: {exc}"
+            message = f"TLS failed: {exc}" if tls else f"{exc}"
             raise ConnectError(message, request=request) from exc
         return _Connection(sock)
 
@@ -263,10 +263,10 @@ class SocketTransport:
                     sock.sendall(codec.encode_chunk(chunk))
                 sock.sendall(codec.encode_end())
         except TimeoutError:
-            message = "WriteTimeout: sending the request timed out."
+            message = "sending the request timed out."
             raise WriteTimeout(message, request=request) from None
         except OSError as exc:
-            error = WriteError(f"WriteError: {exc}", request=request)
+            error = WriteError(f"{exc}", request=request)
             error.__cause__ = exc
             return error
         return None
@@ -280,9 +280,9 @@ class SocketTransport:
         try:
             return conn.sock.recv(_READ_SIZE)
         except TimeoutError:
-            raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.", request=request) from None
+            raise ReadTimeout(f"no data for {timeout} s.", request=request) from None
         except OSError as exc:
-            raise ReadError(f"ReadError: {exc}", request=request) from exc
+            raise ReadError(f"{exc}", request=request) from exc
 
     def _read_response(
         self, conn: _Connection, request: Request, timeout: Timeout, end: float | None
@@ -362,7 +362,7 @@ class _SocketStream:
                 # ``timeout`` bounds the whole call, however many receives it takes.
                 left = wait_bound(None, end, time.monotonic())
                 if left is not None and left <= 0:
-                    message = f"ReadTimeout: no data for {timeout} s."
+                    message = f"no data for {timeout} s."
                     raise ReadTimeout(message, request=self._request)
                 _set_timeout(conn.sock, left)
                 reader.feed(SocketTransport._recv(conn, self._request, timeout))

@@ -63,7 +63,7 @@ def test_a_retry_carries_its_delay() -> None:
 
 
 def test_an_error_is_named_by_its_class() -> None:
-    error = ReadTimeout(f"ReadTimeout: {SECRET}")
+    error = ReadTimeout(f"{SECRET}")
     record = attempt_record(request(), 2, error, retry(0.0), READY_TO_SEND, elapsed=1.0)
     assert (record.action, record.outcome, record.status_code) == ("retry", "ReadTimeout", None)
     last = attempt_record(

@@ -72,7 +72,7 @@ class ScriptedStream:
         self.clock.now += self.cost
         if timeout is not None and self.cost > timeout:
             self.closed = True
-            raise ReadTimeout(f"ReadTimeout: no data for {timeout} s.")
+            raise ReadTimeout(f"no data for {timeout} s.")
         if not self.pieces:
             return b""
         piece = self.pieces.pop(0)
@@ -320,7 +320,7 @@ def test_the_total_deadline_bounds_the_body_reads() -> None:
 
 def test_a_read_error_mid_body_carries_the_attempts() -> None:
     clock = Clock()
-    broken = ReadError("ReadError: connection reset")
+    broken = ReadError("connection reset")
     transport = ScriptedTransport([(503, {}, []), (200, {}, [b"a", broken])], clock, cost=0.0)
     with (
         sync_client(transport, clock) as client,

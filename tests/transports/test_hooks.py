@@ -71,7 +71,7 @@ def test_each_attempt_is_recorded_with_the_decision_after_it() -> None:
 
 def test_errors_are_recorded_by_class_and_the_last_one_raises() -> None:
     clock, records = Clock(), list[AttemptRecord]()
-    timeouts: list[int | Exception] = [ReadTimeout("ReadTimeout: x"), ReadTimeout("x")]
+    timeouts: list[int | Exception] = [ReadTimeout("x"), ReadTimeout("x")]
     client = Client(
         BASE,
         transport=scripted(clock, timeouts),

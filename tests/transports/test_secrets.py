@@ -224,14 +224,14 @@ class Server:
             location = f"{BASE}/moved?sig={self.secret}&page=1"
             return Response(307, headers={"Location": location, **echo}, request=request)
         if outcome == "connect":
-            raise ConnectError("ConnectError: [Errno 111] Connection refused")
+            raise ConnectError("[Errno 111] Connection refused")
         if outcome == "read_timeout":
-            raise ReadTimeout("ReadTimeout: no data for 1.0 s.")
+            raise ReadTimeout("no data for 1.0 s.")
         if outcome == "read_error":
             try:
                 raise ConnectionResetError(104, "Connection reset by peer")
             except OSError as exc:
-                raise ReadError(f"ReadError: {exc}") from exc
+                raise ReadError(f"{exc}") from exc
         status = int(outcome)
         body = {
             "error": {
