@@ -22,6 +22,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CallStateError",
+    "ClientClosedError",
     "ConflictError",
     "ConnectError",
     "ConnectTimeout",
@@ -57,6 +58,14 @@ class InvalidRequestError(SDKError, ValueError):
 
 class CallStateError(SDKError, RuntimeError):
     """A driver fed a ``Call`` an input its current state does not accept."""
+
+
+class ClientClosedError(SDKError, RuntimeError):
+    """A request was made on a client (or a transport) after it was closed.
+
+    The caller's mistake, never retried, and not an ``APIConnectionError``: a retry loop
+    that treats connection errors as transient must not spin on a closed client.
+    """
 
 
 class StreamClosedError(SDKError, RuntimeError):
@@ -123,7 +132,8 @@ class APIConnectionError(APIError):
     """No usable response arrived: the connection failed, broke or timed out.
 
     ``request_sent`` says whether any byte of the request may have reached the server;
-    a request that provably was not sent is always safe to retry.
+    a request that provably was not sent is always safe to retry. ``retryable`` is False
+    for a failure that another attempt cannot change (a host name that does not exist).
     """
 
     #: Default for the class: can an error of this kind happen after bytes were written?
@@ -135,9 +145,11 @@ class APIConnectionError(APIError):
         *,
         request: Request | None = None,
         request_sent: bool | None = None,
+        retryable: bool = True,
     ) -> None:
         super().__init__(message, request=request)
         self.request_sent = self.may_follow_send if request_sent is None else request_sent
+        self.retryable = retryable
 
 
 class ConnectError(APIConnectionError):
@@ -167,8 +179,9 @@ class APITimeoutError(APIConnectionError):
         *,
         request: Request | None = None,
         request_sent: bool | None = None,
+        retryable: bool = True,
     ) -> None:
-        super().__init__(message, request=request, request_sent=request_sent)
+        super().__init__(message, request=request, request_sent=request_sent, retryable=retryable)
 
 
 class ConnectTimeout(APITimeoutError):

@@ -41,6 +41,7 @@ class RetryReason(enum.Enum):
     STATUS_NOT_RETRYABLE = "the status is not retryable"
     CONNECTION_FAILED = "the connection failed"
     ERROR_NOT_RETRYABLE = "the error is not retryable"
+    CONNECTION_PERMANENT = "the connection failed in a way another attempt cannot change"
     RETRIES_EXHAUSTED = "no retries are left"
     NOT_IDEMPOTENT = "the request may have been applied and is not idempotent"
     BODY_NOT_REPLAYABLE = "the request body cannot be sent again"
@@ -165,6 +166,8 @@ def _classify(policy: RetryPolicy, outcome: Response | APIError) -> tuple[RetryR
             return RetryReason.RETRYABLE_STATUS, True
         return RetryReason.STATUS_NOT_RETRYABLE, False
     if isinstance(outcome, APIConnectionError) and not isinstance(outcome, DeadlineExceeded):
+        if not outcome.retryable:
+            return RetryReason.CONNECTION_PERMANENT, False
         return RetryReason.CONNECTION_FAILED, True
     return RetryReason.ERROR_NOT_RETRYABLE, False
 

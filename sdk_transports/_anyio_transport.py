@@ -29,6 +29,7 @@ import anyio.abc
 
 from sdk_core import (
     APIError,
+    ClientClosedError,
     ConnectError,
     ConnectTimeout,
     Limits,
@@ -576,10 +577,8 @@ class AnyioTransport:
         if box:
             return box[0]
         if self._closed:
-            raise ConnectError("the transport is closed.", request=request)
-        raise PoolTimeout(
-            f"no connection became free within {timeout.pool} s.", request=request
-        )
+            raise ClientClosedError("the transport is closed.")
+        raise PoolTimeout(f"no connection became free within {timeout.pool} s.", request=request)
 
     async def _release(self, lease: Lease, reusable: bool) -> None:
         # The slot is freed before any await; only the closes await, and they are
@@ -639,7 +638,7 @@ class AnyioTransport:
         conn: _Connection | None = None
         while True:
             if self._closed:
-                raise ConnectError("the transport is closed.", request=request)
+                raise ClientClosedError("the transport is closed.")
             out = self._pool.request(request.url.origin, time.monotonic())
             if out.wake or out.close:
                 await self._apply(out)

@@ -21,8 +21,8 @@ from sdk_core import (
     APIError,
     Call,
     CallOptions,
+    ClientClosedError,
     Completed,
-    ConnectError,
     DeadlineExceeded,
     Limits,
     NotGiven,
@@ -164,7 +164,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         deadline; the response it completed with and the call's deadline."""
         shared = self._shared
         if shared.closed:
-            raise ConnectError("the client is closed.", request=request)
+            raise ClientClosedError(f"{type(self).__name__} is closed; make a new client.")
         if shared.pid != current_pid():  # in a forked child (the transport resets its pool)
             shared.after_fork()
         clock = shared.clock

@@ -16,8 +16,8 @@ from sdk_core import (
     APIError,
     Call,
     CallOptions,
+    ClientClosedError,
     Completed,
-    ConnectError,
     Limits,
     NotGiven,
     RandomSource,
@@ -141,7 +141,7 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         completed with and the call's deadline (None: no ``Timeout.total``)."""
         shared = self._shared
         if shared.closed:
-            raise ConnectError("the client is closed.", request=request)
+            raise ClientClosedError(f"{type(self).__name__} is closed; make a new client.")
         if shared.pid != current_pid():  # in a forked child (the transport resets its pool)
             shared.after_fork()
         clock = shared.clock

@@ -14,6 +14,7 @@ import httpcore
 
 from sdk_core import (
     APIConnectionError,
+    ClientClosedError,
     ConnectError,
     ConnectTimeout,
     Headers,
@@ -130,8 +131,7 @@ def response_headers(raw: list[tuple[bytes, bytes]], request: Request) -> Header
     size = sum(len(n) + len(v) + 4 for n, v in raw)
     if size > MAX_HEADER_BYTES:
         raise RemoteProtocolError(
-            f"the response header block is larger than "
-            f"{MAX_HEADER_BYTES} bytes.",
+            f"the response header block is larger than {MAX_HEADER_BYTES} bytes.",
             request=request,
         )
     return Headers._trusted((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw)
@@ -148,9 +148,9 @@ def pool_statistics(
     return PoolStatistics(in_use=len(connections) - idle, idle=idle, waiting=waiting)
 
 
-def closed_error(request: Request) -> ConnectError:
-    """The error for a request on a transport that was closed."""
-    return ConnectError("the transport is closed.", request=request)
+def closed_error(request: Request) -> ClientClosedError:
+    """The error for a request on a transport that was closed (the caller's mistake)."""
+    return ClientClosedError(f"the transport is closed; {request.method} was not sent.")
 
 
 def h11_state_of(raw: httpcore.Response) -> h11.Connection | None:

@@ -16,6 +16,7 @@ import time
 
 from sdk_core import (
     APIError,
+    ClientClosedError,
     ConnectError,
     ConnectTimeout,
     Limits,
@@ -119,7 +120,7 @@ class SocketTransport:
     def _acquire(self, request: Request, timeout: Timeout) -> Lease:
         with self._lock:
             if self._closed:
-                raise ConnectError("the transport is closed.", request=request)
+                raise ClientClosedError("the transport is closed.")
             out = self._pool.request(request.url.origin, time.monotonic())
             if out.close or out.wake:
                 self._apply(out)
@@ -143,10 +144,8 @@ class SocketTransport:
             self._pool.cancel(out.ticket)
             self._waiting.pop(out.ticket, None)
             if self._closed:
-                raise ConnectError("the transport is closed.", request=request)
-        raise PoolTimeout(
-            f"no connection became free within {timeout.pool} s.", request=request
-        )
+                raise ClientClosedError("the transport is closed.")
+        raise PoolTimeout(f"no connection became free within {timeout.pool} s.", request=request)
 
     def _release(self, lease: Lease, reusable: bool) -> None:
         with self._lock:
@@ -171,9 +170,7 @@ class SocketTransport:
                 sock = self._ssl_context.get().wrap_socket(sock, server_hostname=url.host)
         except TimeoutError:
             sock.close()
-            raise ConnectTimeout(
-                "the TLS handshake timed out.", request=request
-            ) from None
+            raise ConnectTimeout("the TLS handshake timed out.", request=request) from None
         except OSError as exc:  # ssl.SSLError is one: ssl is loaded by then
             sock.close()
             ssl_module = sys.modules.get("ssl")

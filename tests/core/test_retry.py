@@ -514,6 +514,14 @@ def test_connection_errors_are_retried(cls: type[APIConnectionError]) -> None:
     assert decision.reason is RetryReason.CONNECTION_FAILED
 
 
+@pytest.mark.parametrize("cls", CONNECTION_ERRORS)
+def test_a_permanent_connection_error_is_not_retried(cls: type[APIConnectionError]) -> None:
+    error = cls("no such host", retryable=False)
+    assert error.retryable is False
+    assert decide(error) == RetryDecision(False, 0.0, RetryReason.CONNECTION_PERMANENT)
+    assert cls().retryable is True
+
+
 @pytest.mark.parametrize(
     "error",
     [DeadlineExceeded(), ResponseTooLargeError("too big"), APIError("other")],

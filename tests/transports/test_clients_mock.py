@@ -23,6 +23,7 @@ from sdk_core import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     ConnectError,
     DeadlineExceeded,
@@ -654,7 +655,7 @@ def test_with_options_shares_the_transport_and_merges_headers_sync() -> None:
     client.get("/three")
     client.close()
     assert transport.closed
-    with pytest.raises(ConnectError):
+    with pytest.raises(ClientClosedError):
         copy.get("/four")
     assert script.calls == 3
 
@@ -672,7 +673,7 @@ async def test_with_options_shares_the_transport_and_merges_headers_async() -> N
     assert not transport.closed
     await client.aclose()
     assert transport.closed
-    with pytest.raises(ConnectError):
+    with pytest.raises(ClientClosedError):
         await copy.get("/two")
 
 
@@ -1047,25 +1048,27 @@ def test_transports_of_the_wrong_kind_are_refused() -> None:
         sync_transport.close()
 
 
-def test_closed_client_raises_connect_error_sync() -> None:
+def test_closed_client_raises_client_closed_error_sync() -> None:
     transport = MockTransport(never_called)
     client = Client(BASE, transport=transport)
     client.close()
     assert transport.closed
-    with pytest.raises(ConnectError) as caught:
+    with pytest.raises(ClientClosedError, match="Client is closed") as caught:
         client.get("/x")
-    assert caught.value.attempts == 0
+    # Not a connection error: a retry loop that treats those as transient must not spin.
+    assert not isinstance(caught.value, APIConnectionError)
     client.close()  # idempotent
 
 
 @pytest.mark.anyio
-async def test_closed_client_raises_connect_error_async() -> None:
+async def test_closed_client_raises_client_closed_error_async() -> None:
     transport = MockTransport(never_called)
     client = AsyncClient(BASE, transport=transport)
     await client.aclose()
     assert transport.closed
-    with pytest.raises(ConnectError):
+    with pytest.raises(ClientClosedError, match="AsyncClient is closed") as caught:
         await client.get("/x")
+    assert not isinstance(caught.value, APIConnectionError)
 
 
 def test_context_manager_closes_the_transport_sync() -> None:

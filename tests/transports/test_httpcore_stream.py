@@ -14,7 +14,7 @@ import pytest
 
 from sdk_core import (
     APIError,
-    ConnectError,
+    ClientClosedError,
     PoolStatistics,
     ReadError,
     ReadTimeout,
@@ -234,7 +234,7 @@ def test_sync_open_stream_errors_hold_nothing(server: FaultServer) -> None:
         transport.open_stream(_get(server), TIMEOUT)
     assert transport.statistics() == NOTHING_HELD
     transport.close()
-    with pytest.raises(ConnectError):
+    with pytest.raises(ClientClosedError):
         transport.open_stream(_get(server), TIMEOUT)
 
 
@@ -403,7 +403,7 @@ async def test_async_open_stream_errors_hold_nothing(server: FaultServer) -> Non
         await transport.open_async_stream(_get(server), TIMEOUT)
     assert transport.statistics() == NOTHING_HELD
     await transport.aclose()
-    with pytest.raises(ConnectError):
+    with pytest.raises(ClientClosedError):
         await transport.open_async_stream(_get(server), TIMEOUT)
 
 

@@ -15,6 +15,7 @@ import anyio
 import pytest
 
 from sdk_core import (
+    ClientClosedError,
     ConnectError,
     Limits,
     NotFoundError,
@@ -398,10 +399,10 @@ async def test_async_client_closed_port_retries_then_raises(closed_port_url: str
     assert len(sleeps) == 3
 
 
-def test_closed_transport_raises_connect_error(transport_server: Server) -> None:
+def test_closed_transport_raises_client_closed_error(transport_server: Server) -> None:
     transport = HttpcoreTransport()
     transport.close()
-    with pytest.raises(ConnectError):
+    with pytest.raises(ClientClosedError):
         transport.handle_request(get(transport_server.url + "/echo"), TIMEOUT)
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import anyio
 import pytest
 
-from sdk_core import ConnectError, Limits, Request, Response
+from sdk_core import ClientClosedError, Limits, Request, Response
 from sdk_transports import (
     AnyioTransport,
     AsyncClient,
@@ -360,7 +360,7 @@ def test_aclose_under_a_new_loop_closes_the_dead_loops_connections(
 
     async def close() -> None:
         await client.aclose()
-        with pytest.raises(ConnectError):
+        with pytest.raises(ClientClosedError):
             await client.get("/")
 
     anyio.run(close)
