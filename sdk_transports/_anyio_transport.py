@@ -6,6 +6,11 @@ socket's reader around every receive and yields to the loop after every send. On
 scope per request enforces the write and read timeouts, its deadline moved as the phase
 changes and as data arrives, instead of a ``fail_after`` per send and receive.
 
+Plain-TCP connections on asyncio are opened by ``_dial.open_socket`` (asyncio's own
+Happy Eyeballs race loses its winning socket when cancelled); TLS connections, and every
+connection on trio, by anyio's ``connect_tcp``. However a connect is cancelled, no socket
+is left for the garbage collector to close.
+
 Releasing and closing connections is shielded from cancellation, so a cancelled request
 never leaks a pool slot. A transport used under a new event loop (a second ``anyio.run``,
 asyncio then trio) drops the connections of the old one without awaiting on it (their
@@ -30,7 +35,6 @@ import anyio.abc
 from sdk_core import (
     APIError,
     ClientClosedError,
-    ConnectError,
     ConnectTimeout,
     Limits,
     PoolTimeout,
@@ -49,6 +53,8 @@ from sdk_core._pool import Lease, Outcome, PoolState
 from sdk_core._reader import ResponseReader, StreamReader
 from sdk_core._statistics import PoolStatistics
 
+from ._connect_errors import connect_error, where
+from ._dial import open_socket
 from ._lifecycle import close_socket_now, current_loop, loop_may_still_run
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW, AsyncResponseStream
 from ._sockcheck import is_readable
@@ -588,6 +594,8 @@ class AnyioTransport:
             await self._apply(out)
 
     async def _open(self, request: Request, timeout: Timeout) -> _Connection:
+        """A new connection for ``request``. Raises ``ConnectError`` (saying why) or
+        ``ConnectTimeout``; on failure or cancellation no socket is left open."""
         url = request.url
         tls = url.scheme == "https"
         stream: anyio.abc.ByteStream | _AsyncioStream | _TrioStream
@@ -595,12 +603,14 @@ class AnyioTransport:
         try:
             with anyio.fail_after(_deadline(timeout.connect)):
                 if loop is not None and timers is not None and not tls:
-                    _, stream = await loop.create_connection(
-                        lambda: _AsyncioStream(loop, timers),
-                        url.host,
-                        url.port,
-                        happy_eyeballs_delay=0.25,  # as anyio.connect_tcp
-                    )
+                    sock = await open_socket(loop, url.host, url.port)
+                    try:
+                        _, stream = await loop.create_connection(
+                            lambda: _AsyncioStream(loop, timers), sock=sock
+                        )
+                    except BaseException:
+                        sock.close()  # asyncio's transport, if any, closes it too
+                        raise
                 elif tls:
                     stream = await anyio.connect_tcp(
                         url.host,
@@ -620,13 +630,11 @@ class AnyioTransport:
                         stream = tcp
         except TimeoutError:
             raise ConnectTimeout(
-                f"connecting to {url.host_header} took over {timeout.connect} s.",
+                f"connecting to {where(request)} took over {timeout.connect} s.",
                 request=request,
             ) from None
-        except ssl.SSLError as exc:
-            raise ConnectError(f"TLS failed: {exc}", request=request) from exc
         except _STREAM_ERRORS as exc:
-            raise ConnectError(f"{exc}", request=request) from exc
+            raise connect_error(exc, request) from exc
         return _Connection(stream)
 
     async def _checkout(self, request: Request, timeout: Timeout) -> tuple[Lease, _Connection, int]:

@@ -23,6 +23,7 @@ from sdk_core._decoding import BodyDecoder, StreamDecoder
 from sdk_core._statistics import PoolStatistics
 
 from ._httpcore_common import (
+    AsyncBody,
     closed_error,
     drop_if_bytes_past_response,
     map_httpcore_exceptions,
@@ -110,6 +111,8 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        if timeout is not None and timeout <= 0:  # a socket timeout of 0 means "do not block"
+            raise httpcore.ConnectTimeout("no time was allowed to connect")
         stream = self._inner.connect_tcp(
             host, port, self._deadline.bound(timeout), local_address, socket_options
         )
@@ -126,6 +129,67 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore retries only
         self._inner.sleep(seconds)
+
+
+class _ClosingStream(httpcore.AsyncNetworkStream):
+    """httpcore's anyio stream, except that a failed ``start_tls`` closes the
+    connection however it failed (shielded), cancellation included: httpcore's closes
+    it on an ``Exception`` only, which would leave the socket of a cancelled handshake
+    to the garbage collector."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            return await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._inner.aclose()
+            raise
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _AsyncBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's anyio backend on both event loops, its streams ``_ClosingStream``.
+
+    On trio httpcore would pick its trio backend, whose ``trio.open_tcp_stream`` raises
+    a cancellation wrapped in an exception group; anyio's ``connect_tcp`` raises it as
+    itself, and closes every socket it opened when cancelled.
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _ClosingStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
 
 
 class HttpcoreTransport:
@@ -175,7 +239,7 @@ class HttpcoreTransport:
         deadline = self._deadline
         deadline.end = None if timeout.total is None else time.monotonic() + timeout.total
         try:
-            with map_httpcore_exceptions(request):
+            with map_httpcore_exceptions(request, timeout):
                 raw = self._pool.handle_request(
                     to_httpcore_request(request, timeout, request.content)
                 )
@@ -209,7 +273,7 @@ class HttpcoreTransport:
         deadline = self._deadline
         deadline.end = None if timeout.total is None else time.monotonic() + timeout.total
         try:
-            with map_httpcore_exceptions(request):
+            with map_httpcore_exceptions(request, timeout):
                 raw = self._pool.handle_request(raw_request)
                 try:
                     headers = response_headers(raw.headers, request)
@@ -249,7 +313,10 @@ class AsyncHttpcoreTransport:
         cert: CertTypes = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        self._options = _pool_options(limits or Limits(), verify, cert)
+        self._options = {
+            **_pool_options(limits or Limits(), verify, cert),
+            "network_backend": _AsyncBackend(),
+        }
         self._pool = httpcore.AsyncConnectionPool(**self._options)  # type: ignore[arg-type]
         self._max_response_size = max_response_size
         self._closed = False
@@ -274,10 +341,8 @@ class AsyncHttpcoreTransport:
             self._check_loop()
         if self._closed:
             raise closed_error(request)
-        with map_httpcore_exceptions(request):
-            raw = await self._pool.handle_async_request(
-                to_httpcore_request(request, timeout, request.content)
-            )
+        with map_httpcore_exceptions(request, timeout):
+            raw = await self._send(request, timeout)
             try:
                 headers = response_headers(raw.headers, request)
                 decoder = BodyDecoder(
@@ -293,6 +358,22 @@ class AsyncHttpcoreTransport:
                     await raw.aclose()
         return Response(raw.status, headers=headers, content=bytes(body), request=request)
 
+    async def _send(
+        self, request: Request, timeout: Timeout, raw_request: httpcore.Request | None = None
+    ) -> httpcore.Response:
+        """httpcore's response to ``request`` (or to ``raw_request``, its httpcore form),
+        up to its head; the request body's iterator is closed (shielded) once httpcore
+        is done with it, however that ended."""
+        if raw_request is None:
+            raw_request = to_httpcore_request(request, timeout, _async_content(request))
+        try:
+            return await self._pool.handle_async_request(raw_request)
+        finally:
+            body = raw_request.stream
+            if isinstance(body, AsyncBody):
+                with anyio.CancelScope(shield=True):
+                    await body.aclose()
+
     async def open_async_stream(
         self, request: Request, timeout: Timeout
     ) -> tuple[Response, AsyncHttpcoreResponseStream]:
@@ -304,9 +385,9 @@ class AsyncHttpcoreTransport:
             self._check_loop()
         if self._closed:
             raise closed_error(request)
-        raw_request = to_httpcore_request(request, timeout, request.content)
-        with map_httpcore_exceptions(request):
-            raw = await self._pool.handle_async_request(raw_request)
+        raw_request = to_httpcore_request(request, timeout, _async_content(request))
+        with map_httpcore_exceptions(request, timeout):
+            raw = await self._send(request, timeout, raw_request)
             try:
                 headers = response_headers(raw.headers, request)
                 decoder = StreamDecoder(headers.first("content-encoding"), window=STREAM_WINDOW)
@@ -328,6 +409,15 @@ class AsyncHttpcoreTransport:
         self._check_loop()
         with anyio.CancelScope(shield=True):
             await self._pool.aclose()
+
+
+def _async_content(request: Request) -> object:
+    """``request``'s body for httpcore's async pool: bytes and async iterables as an
+    ``AsyncBody``; anything else as it is (httpcore refuses what it cannot send)."""
+    content = request.content
+    if isinstance(content, bytes) or hasattr(content, "__aiter__"):
+        return AsyncBody(content)  # type: ignore[arg-type]
+    return content
 
 
 def _blame(exc: BaseException, request: Request) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -31,7 +31,10 @@ from sdk_core import (
 from sdk_core._http11 import MAX_HEADER_BYTES
 from sdk_core._statistics import PoolStatistics
 
+from ._connect_errors import connect_error, where
+
 __all__ = [
+    "AsyncBody",
     "drop_if_bytes_past_response",
     "map_httpcore_exceptions",
     "pool_statistics",
@@ -55,34 +58,61 @@ _EXCEPTIONS: tuple[tuple[type[Exception], type[APIConnectionError]], ...] = (
 
 
 def _detail(exc: BaseException) -> str:
-    """The first message along ``exc``'s causes, else its class name.
+    """The first message along ``exc``'s causes (and the exceptions httpcore made its own
+    from); else the class of the innermost one (not ``exc``'s own: the error raised is of
+    that kind already, and a traceback prints its class).
 
     On trio, httpcore wraps a failed TLS handshake as ``ConnectError(BrokenResourceError())``:
     both are empty, and the ``ssl.SSLError`` that says why is the BrokenResourceError's cause.
     """
     cause: BaseException | None = exc
+    last = exc
     for _ in range(8):  # a chain is short; the bound guards against a cycle
         if cause is None:
             break
         if str(cause):
             return str(cause)
-        cause = cause.__cause__ or cause.__context__
-    return type(exc).__name__
+        last = cause
+        args = cause.args
+        made_from = args[0] if len(args) == 1 and isinstance(args[0], BaseException) else None
+        cause = cause.__cause__ or cause.__context__ or made_from
+    return type(last).__name__ if last is not exc else "httpcore gave no reason"
 
 
-def _raise_mapped(exc: Exception, request: Request) -> NoReturn:
+def _seconds(value: float | None) -> str:
+    return "no limit" if value is None else f"{value} s"
+
+
+#: The message of each timeout, from the request and the attempt's ``Timeout`` (the
+#: other transports' wording); httpcore's own says only which cancel scope expired.
+_TIMEOUT_MESSAGES: dict[type[APIConnectionError], Callable[[Request, Timeout], str]] = {
+    PoolTimeout: lambda r, t: f"no connection became free within {_seconds(t.pool)}.",
+    ConnectTimeout: lambda r, t: f"connecting to {where(r)} took over {_seconds(t.connect)}.",
+    ReadTimeout: lambda r, t: f"no data for {_seconds(t.read)}.",
+    WriteTimeout: lambda r, t: "sending the request timed out.",
+}
+
+
+def _raise_mapped(exc: Exception, request: Request, timeout: Timeout | None) -> NoReturn:
     if isinstance(exc, httpcore.LocalProtocolError | httpcore.UnsupportedProtocol):
         raise InvalidRequestError(f"The request cannot be sent: {exc}") from exc
     for source, target in _EXCEPTIONS:
         if isinstance(exc, source):
-            detail = _detail(exc)
-            raise target(f"{target.__name__}: {detail}", request=request) from exc
+            if target is ConnectError:
+                raise connect_error(exc, request) from exc
+            message = _TIMEOUT_MESSAGES.get(target)
+            if message is not None and timeout is not None:
+                raise target(message(request, timeout), request=request) from exc
+            raise target(_detail(exc), request=request) from exc
     raise exc
 
 
 @contextmanager
-def map_httpcore_exceptions(request: Request) -> Iterator[None]:
-    """Translate httpcore's exceptions into the core's error classes as they enter."""
+def map_httpcore_exceptions(request: Request, timeout: Timeout | None = None) -> Iterator[None]:
+    """Translate httpcore's exceptions into the core's error classes as they enter; a
+    timeout's message names the phase's limit in ``timeout``, when given. A connection
+    that could not be opened is ``connect_error``'s ``ConnectError`` (its cause, and not
+    retryable when the host name does not exist)."""
     try:
         yield
     except (
@@ -92,7 +122,7 @@ def map_httpcore_exceptions(request: Request) -> Iterator[None]:
         httpcore.ProxyError,
         httpcore.UnsupportedProtocol,
     ) as exc:
-        _raise_mapped(exc, request)
+        _raise_mapped(exc, request, timeout)
 
 
 def to_httpcore_request(request: Request, timeout: Timeout, content: Any) -> httpcore.Request:
@@ -120,6 +150,46 @@ def to_httpcore_request(request: Request, timeout: Timeout, content: Any) -> htt
             }
         },
     )
+
+
+class AsyncBody:
+    """A request body for httpcore's async pool whose iterator is this plain object,
+    not an async generator.
+
+    httpcore wraps a bytes body in an async generator, and a write that fails or is
+    cancelled leaves that generator unfinished, for the garbage collector to finalize
+    (trio warns about each one). Here nothing is left: bytes are handed over in one
+    piece, and ``aclose`` closes the iterator of an async iterable body, if it was
+    started.
+    """
+
+    __slots__ = ("_content", "_iterator", "_sent")
+
+    def __init__(self, content: bytes | AsyncIterable[bytes]) -> None:
+        self._content = content
+        self._iterator: AsyncIterator[bytes] | None = None
+        self._sent = False
+
+    def __aiter__(self) -> AsyncBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        content = self._content
+        if isinstance(content, bytes):
+            if self._sent:
+                raise StopAsyncIteration
+            self._sent = True
+            return content
+        if self._iterator is None:
+            self._iterator = aiter(content)
+        return await anext(self._iterator)
+
+    async def aclose(self) -> None:
+        """Close the body's iterator (an async generator's ``aclose``), if it has one."""
+        iterator, self._iterator = self._iterator, None
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def response_headers(raw: list[tuple[bytes, bytes]], request: Request) -> Headers:

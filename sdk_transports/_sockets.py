@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import sys
 import threading
 import time
 
 from sdk_core import (
     APIError,
     ClientClosedError,
-    ConnectError,
     ConnectTimeout,
     Limits,
     PoolTimeout,
@@ -36,6 +34,7 @@ from sdk_core._pool import Lease, Outcome, PoolState
 from sdk_core._reader import ResponseReader, StreamReader
 from sdk_core._statistics import PoolStatistics
 
+from ._connect_errors import connect_error, where
 from ._lifecycle import current_pid, fork_lock
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW, ResponseStream
 from ._sockcheck import readable_probe, socket_timeout
@@ -154,29 +153,36 @@ class SocketTransport:
                 self._apply(out)
 
     def _open(self, request: Request, timeout: Timeout) -> _Connection:
+        """A new connection for ``request``. Raises ``ConnectTimeout`` (also for a
+        connect timeout of 0: no time was allowed) or ``ConnectError``, saying why."""
         url = request.url
+        if timeout.connect is not None and timeout.connect <= 0:
+            # A zero timeout would make the socket non-blocking: EINPROGRESS, not a timeout.
+            raise ConnectTimeout(
+                f"connecting to {where(request)} took over {timeout.connect} s.", request=request
+            )
         try:
             sock = socket.create_connection((url.host, url.port), timeout=timeout.connect)
         except TimeoutError:
             raise ConnectTimeout(
-                f"connecting to {url.host_header} took over {timeout.connect} s.",
+                f"connecting to {where(request)} took over {timeout.connect} s.",
                 request=request,
             ) from None
         except OSError as exc:
-            raise ConnectError(f"{exc}", request=request) from exc
+            raise connect_error(exc, request) from exc
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if url.scheme == "https":
                 sock = self._ssl_context.get().wrap_socket(sock, server_hostname=url.host)
         except TimeoutError:
             sock.close()
-            raise ConnectTimeout("the TLS handshake timed out.", request=request) from None
+            raise ConnectTimeout(
+                f"the TLS handshake with {where(request)} took over {timeout.connect} s.",
+                request=request,
+            ) from None
         except OSError as exc:  # ssl.SSLError is one: ssl is loaded by then
             sock.close()
-            ssl_module = sys.modules.get("ssl")
-            tls = ssl_module is not None and isinstance(exc, ssl_module.SSLError)
-            message = f"TLS failed: {exc}" if tls else f"{exc}"
-            raise ConnectError(message, request=request) from exc
+            raise connect_error(exc, request) from exc
         return _Connection(sock)
 
     # -- one request ---------------------------------------------------------------
@@ -259,7 +265,7 @@ class SocketTransport:
                 for chunk in content:  # type: ignore[union-attr]
                     sock.sendall(codec.encode_chunk(chunk))
                 sock.sendall(codec.encode_end())
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):  # BlockingIOError: a write timeout of 0
             message = "sending the request timed out."
             raise WriteTimeout(message, request=request) from None
         except OSError as exc:
@@ -276,7 +282,7 @@ class SocketTransport:
             _set_timeout(conn.sock, socket_timeout(timeout, end))
         try:
             return conn.sock.recv(_READ_SIZE)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):  # BlockingIOError: a read timeout of 0
             raise ReadTimeout(f"no data for {timeout} s.", request=request) from None
         except OSError as exc:
             raise ReadError(f"{exc}", request=request) from exc

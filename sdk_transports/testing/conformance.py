@@ -10,7 +10,9 @@
             return MyTransport(limits=limits)
 
 ``AsyncTransportConformance`` does the same for an ``AsyncTransport`` and runs every
-scenario on asyncio and on trio (skipped when trio is not installed). Every scenario
+scenario on asyncio and on trio (skipped when trio is not installed); its TLS scenarios
+also need ``make_tls_transport`` (a transport that trusts the given context's CA) and
+trustme. Every scenario
 talks to its own ``FaultServer`` on 127.0.0.1 and checks the exact core exception class,
 that the pool settles (``in_use == 0``, ``waiting == 0``) and that the same transport
 then serves another request.
@@ -29,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import random
+import ssl
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -43,6 +47,7 @@ from sdk_core import (
     APIError,
     ConnectError,
     ConnectTimeout,
+    DeadlineExceeded,
     Limits,
     PoolTimeout,
     ReadError,
@@ -72,6 +77,8 @@ from ._fault_server import (
     stall,
     unresponsive_listener,
 )
+from ._phase_server import PhaseServer
+from ._socket_audit import SocketAudit, audit_sockets, open_sockets, tls_contexts
 
 __all__ = [
     "ASYNC_SCENARIOS",
@@ -101,7 +108,12 @@ SCENARIOS: tuple[str, ...] = (
     "not_http",
 )
 #: ``SCENARIOS`` plus those only an async transport runs.
-ASYNC_SCENARIOS: tuple[str, ...] = (*SCENARIOS, "cancellation_frees_every_slot")
+ASYNC_SCENARIOS: tuple[str, ...] = (
+    *SCENARIOS,
+    "cancellation_frees_every_slot",
+    "cancellation_closes_every_socket",
+    "cancellation_propagates_unwrapped",
+)
 
 _BACKENDS = ("asyncio", "trio")
 
@@ -473,11 +485,17 @@ async def _no_sleep(_: float) -> None:
 
 class AsyncTransportConformance(_Conformance):
     """Scenarios for an ``AsyncTransport`` on asyncio and trio; implement
-    ``make_transport``. Adds ``cancellation_frees_every_slot``."""
+    ``make_transport`` (and ``make_tls_transport`` for the TLS runs). Adds the
+    cancellation scenarios: ``cancellation_frees_every_slot``,
+    ``cancellation_closes_every_socket`` (plain and TLS; it counts the process's open
+    sockets in ``/proc/self/fd``) and ``cancellation_propagates_unwrapped``."""
 
     _scenarios: ClassVar[tuple[str, ...]] = ASYNC_SCENARIOS
-    #: Seeds the random order and times of ``cancellation_frees_every_slot``.
+    #: Seeds the random order and times of the cancellation scenarios.
     cancellation_seed: ClassVar[int] = 1
+    #: Calls each run of the ``cancellation_closes_every_socket`` and
+    #: ``cancellation_propagates_unwrapped`` scenarios makes (most of them cancelled).
+    cancelled_calls: ClassVar[int] = 200
 
     @pytest.fixture(params=_BACKENDS)
     def anyio_backend(self, request: pytest.FixtureRequest) -> str:
@@ -490,6 +508,13 @@ class AsyncTransportConformance(_Conformance):
     def make_transport(self, *, limits: Limits) -> AsyncTransport:
         """A new transport with ``limits``; the suite closes it."""
         raise NotImplementedError("Implement make_transport(self, *, limits) -> AsyncTransport.")
+
+    def make_tls_transport(self, *, limits: Limits, verify: ssl.SSLContext) -> AsyncTransport:
+        """A new transport with ``limits`` that verifies servers with the context
+        ``verify`` (for the TLS scenarios); the suite closes it."""
+        raise NotImplementedError(
+            "Implement make_tls_transport(self, *, limits, verify) -> AsyncTransport."
+        )
 
     @contextlib.asynccontextmanager
     async def _transport(self, limits: Limits | None = None) -> AsyncIterator[AsyncTransport]:
@@ -791,3 +816,154 @@ class AsyncTransportConformance(_Conformance):
                         f"a slot leaked when the waiter was cancelled {offset} checkpoint(s) "
                         f"after the holder (attempt {attempt}): {stats}"
                     )
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("scheme", ["http", "https"])
+    async def test_cancellation_closes_every_socket(self, scheme: str) -> None:
+        """No socket is left for the garbage collector, wherever a call is cancelled.
+
+        ``cancelled_calls`` calls, one after another, each cancelled at a seeded random
+        point (connecting, in the TLS handshake, sending an upload, reading the head or
+        the body), by the caller's cancel scope or by the client's ``Timeout(total=...)``,
+        against a server that pauses before each phase. With the collector off, once the
+        transport is closed and the server stopped, every socket the run opened is
+        closed, and no ``ResourceWarning`` (a finalizer closing something) was raised.
+        """
+        _need_proc_fds()
+        rng = random.Random(self.cancellation_seed)
+        server_context, client_context = tls_contexts() if scheme == "https" else (None, None)
+        with audit_sockets() as audit:
+            with PhaseServer(ssl_context=server_context, seed=self.cancellation_seed) as server:
+                if client_context is None:
+                    transport = self.make_transport(limits=Limits())
+                else:
+                    transport = self.make_tls_transport(limits=Limits(), verify=client_context)
+                tally = await _cancel_storm(
+                    transport, server.url, rng, self.cancelled_calls, _STORM_DELAY[scheme]
+                )
+            left = await _sockets_left(audit)
+            unclosed = audit.unclosed()
+        assert tally["cancelled"] + tally["deadline"] > 0, f"nothing was cancelled: {tally}"
+        assert not left, (
+            f"{len(left)} socket(s) left open after {self.cancelled_calls} calls ({tally})"
+        )
+        assert not unclosed, f"closed by a finalizer: {unclosed[:3]} ({len(unclosed)} in all)"
+
+    @pytest.mark.anyio
+    async def test_cancellation_propagates_unwrapped(self) -> None:
+        """A cancelled call raises the event loop's own cancellation exception
+        (``asyncio.CancelledError``, ``trio.Cancelled``), never one wrapped in an
+        exception group, so ``except anyio.get_cancelled_exc_class()`` catches it:
+        ``cancelled_calls`` calls cancelled at seeded random points, uploads among them.
+        """
+        rng = random.Random(self.cancellation_seed + 1)
+        with PhaseServer(seed=self.cancellation_seed + 1) as server:
+            transport = self.make_transport(limits=Limits())
+            tally = await _cancel_storm(
+                transport, server.url, rng, self.cancelled_calls, _STORM_DELAY["http"], 1 / 4
+            )
+        assert tally["cancelled"] > 0, f"nothing was cancelled: {tally}"
+        other = {k: n for k, n in tally.items() if k not in _STORM_OUTCOMES}
+        assert not other, f"calls ended otherwise than cancelled or completed: {tally}"
+
+
+#: What a call of ``_cancel_storm`` may end with.
+_STORM_OUTCOMES = frozenset({"completed", "cancelled", "deadline"})
+_STORM_CHECKPOINTS = 40  # a call cancelled after up to this many checkpoints
+#: or after up to this many seconds (a TLS exchange takes longer)
+_STORM_DELAY = {"http": 0.006, "https": 0.012}
+
+
+def _need_proc_fds() -> None:
+    try:
+        open_sockets()
+    except OSError:
+        pytest.skip("counting open sockets needs /proc/self/fd")
+
+
+async def _cancel_storm(
+    transport: AsyncTransport,
+    url: str,
+    rng: random.Random,
+    calls: int,
+    max_delay: float,
+    uploads: float = 1 / 16,
+) -> Counter[str]:
+    """Make ``calls`` calls one after another, each cancelled at a point ``rng`` picks:
+    after a number of scheduler checkpoints, after up to ``max_delay`` seconds, or by
+    the client's ``Timeout(total=...)``; the share ``uploads`` of them send
+    ``_UPLOAD_SIZE`` bytes (a transport may send those while reading). Closes
+    ``transport``. Returns how the calls ended: ``_STORM_OUTCOMES``, or the name of
+    what else came out of one."""
+    tally: Counter[str] = Counter()
+    cancelled = anyio.get_cancelled_exc_class()
+    client = AsyncClient(
+        url, transport=transport, max_retries=0, idempotency_header=None, sleep=_no_sleep
+    )
+
+    async def call(request: Request, scope: anyio.CancelScope) -> None:
+        with scope:
+            try:
+                await transport.handle_async_request(request, _TIMEOUT)
+            except cancelled:
+                tally["cancelled"] += 1
+                raise
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # a cancellation wrapped in a group, say
+                tally[type(exc).__name__] += 1
+                return
+            tally["completed"] += 1
+
+    try:
+        for number in range(calls):
+            upload = rng.random() < uploads
+            path = f"/storm/{number}"
+            content = b"u" * _UPLOAD_SIZE if upload else None
+            how = rng.randrange(3)
+            if how == 0:  # the client's own deadline
+                total = rng.uniform(0.0002, max_delay)
+                try:
+                    await client.request(
+                        "POST" if upload else "GET",
+                        path,
+                        content=content,
+                        timeout=Timeout(5.0, total=total),
+                    )
+                except DeadlineExceeded:
+                    tally["deadline"] += 1
+                except APIError as exc:
+                    tally[type(exc).__name__] += 1
+                else:
+                    tally["completed"] += 1
+                continue
+            request = (
+                Request("POST", url + path, content=content)
+                if content is not None
+                else Request("GET", url + path)
+            )
+            scope = anyio.CancelScope()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call, request, scope)
+                if how == 1:
+                    for _ in range(rng.randrange(_STORM_CHECKPOINTS)):
+                        await anyio.lowlevel.checkpoint()
+                else:
+                    await anyio.sleep(rng.uniform(0.0, max_delay))
+                scope.cancel()
+    finally:
+        await client.aclose()  # closes the transport
+    return tally
+
+
+async def _sockets_left(audit: SocketAudit) -> frozenset[str]:
+    """The sockets opened during ``audit`` still open, once the event loop had a few
+    turns to run the closes it was handed (asyncio closes a transport's socket on its
+    next iteration)."""
+    left = audit.opened()
+    for _ in range(20):
+        if not left:
+            break
+        await anyio.lowlevel.checkpoint()
+        left = audit.opened()
+    return left

@@ -7,6 +7,7 @@ runs as a strict xfail, so the day it passes the run fails and the entry goes.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -37,6 +38,9 @@ class TestAnyioTransport(AsyncTransportConformance):
     def make_transport(self, *, limits: Limits) -> AnyioTransport:
         return AnyioTransport(limits=limits)
 
+    def make_tls_transport(self, *, limits: Limits, verify: ssl.SSLContext) -> AnyioTransport:
+        return AnyioTransport(limits=limits, verify=verify)
+
 
 class TestAsyncHttpcoreTransport(AsyncTransportConformance):
     known_gaps: ClassVar[Mapping[str, str]] = {
@@ -57,3 +61,8 @@ class TestAsyncHttpcoreTransport(AsyncTransportConformance):
 
     def make_transport(self, *, limits: Limits) -> AsyncHttpcoreTransport:
         return AsyncHttpcoreTransport(limits=limits)
+
+    def make_tls_transport(
+        self, *, limits: Limits, verify: ssl.SSLContext
+    ) -> AsyncHttpcoreTransport:
+        return AsyncHttpcoreTransport(limits=limits, verify=verify)
