@@ -7,8 +7,9 @@ framing (Content-Length, chunked, until EOF) is sliced out of one buffer here. N
 callbacks, no per-header events: a response costs one parser call and a split.
 
 Whatever is not the plain case is handed to h11 with the bytes received so far, so
-the answer is h11's: a request to HEAD or CONNECT or one proposing an Upgrade (the whole
-cycle), a 1xx, a head llhttp refuses or one with unusual framing headers (the response),
+the answer is ``ClientCodec``'s: a request to HEAD or CONNECT or one proposing an Upgrade
+(the whole cycle), a 1xx, a head llhttp refuses, one with unusual framing headers or a
+version other than HTTP/1.0 and 1.1 (the response; ``ClientCodec`` refuses any but 1.x),
 a trailer section (the rest of the body). RFC 9112 differences from h11, on purpose:
 whitespace before a chunk extension's ``;`` is accepted (RFC 9110 5.6.3 BWS). The factory
 ``new_codec`` picks this codec when httptools is installed and ``ClientCodec`` otherwise.

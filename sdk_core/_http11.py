@@ -82,8 +82,8 @@ class ClientCodec:
     ``start_next_cycle`` to reuse the connection when ``ResponseEnd.reusable``.
 
     Raises ``InvalidRequestError`` for a request h11 refuses to send and
-    ``RemoteProtocolError`` for a malformed, truncated or oversized response; after
-    either, the connection is not reusable.
+    ``RemoteProtocolError`` for a malformed, truncated or oversized response, or one
+    whose HTTP version is not 1.x; after either, the connection is not reusable.
     """
 
     __slots__ = ("_conn", "_doubtful", "_eof", "_max_header_bytes", "_method")
@@ -188,6 +188,7 @@ class ClientCodec:
                 return NEED_DATA
             if isinstance(event, h11.Response | h11.InformationalResponse):
                 self._check_size(event)
+                self._check_version(event)
             if isinstance(event, h11.Response):
                 return self._head(event)
             if isinstance(event, h11.Data):
@@ -212,6 +213,18 @@ class ClientCodec:
             self._doubtful = True
             raise RemoteProtocolError(
                 f"The response header block is larger than {self._max_header_bytes} bytes.",
+                request_sent=True,
+            )
+
+    def _check_version(self, event: h11.Response | h11.InformationalResponse) -> None:
+        # h11 reads any "HTTP/d.d" status line; only 1.x is HTTP/1.1's syntax and framing
+        # (RFC 9112 2.3: a later minor version is read as 1.1).
+        version = event.http_version
+        if version[:2] != b"1.":
+            self._doubtful = True
+            raise RemoteProtocolError(
+                "The server sent an invalid HTTP response: its status line says "
+                f"HTTP/{version.decode('ascii')}, not HTTP/1.x.",
                 request_sent=True,
             )
 

@@ -47,8 +47,7 @@ class LineDecoder:
             lines[0] = "".join((*self._partial, lines[0]))
             self._partial = []
             self._partial_length = 0
-            for line in lines:
-                self._check(len(line))
+            self._check(max(map(len, lines)))  # one check per chunk, not per line
         self._check(self._partial_length + len(rest))
         if rest:
             self._partial.append(rest)
@@ -108,7 +107,8 @@ class LineReader:
 
     def feed(self, data: bytes) -> list[str]:
         """The lines ``data`` completes."""
-        return [line for text in self._text.feed(data) for line in self._lines.feed(text)]
+        text = self._text.feed(data)  # at most one string
+        return self._lines.feed(text[0]) if text else []
 
     def end(self) -> list[str]:
         """The last lines, at the end of the body."""

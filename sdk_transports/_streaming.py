@@ -6,15 +6,21 @@ response is closed; use it as a context manager (``with client.stream(...) as re
 Every read is bounded: by the read timeout for the wait, by the call's ``Timeout.total``
 deadline for the whole call (``DeadlineExceeded`` past it), by ``STREAM_WINDOW`` for one
 piece, and by ``max_response_size`` for ``read()``, which keeps the whole body.
+
+The ``iter_*`` and ``aiter_*`` methods return a ``BodyIterator`` or ``AsyncBodyIterator``:
+plain iterator objects, not generators, so one left unfinished holds nothing and needs no
+finalizer on any event loop; closing it (``contextlib.closing``/``aclosing``) or the
+response ends it.
 """
 
 from __future__ import annotations
 
 import json as _json
 import warnings
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from typing_extensions import Self
 
@@ -27,6 +33,7 @@ from sdk_core import (
     Response,
     ResponseTooLargeError,
     StreamClosedError,
+    deadline_exceeded,
 )
 from sdk_core._config import wait_bound
 from sdk_core._lines import LineReader, TextReader
@@ -50,7 +57,9 @@ class PieceReader(Protocol[_T]):
 
 
 __all__ = [
+    "AsyncBodyIterator",
     "AsyncStreamResponse",
+    "BodyIterator",
     "BufferedAsyncStream",
     "BufferedStream",
     "StreamResponse",
@@ -100,6 +109,130 @@ class BufferedAsyncStream:
 _BUFFERED = (BufferedStream, BufferedAsyncStream)
 
 
+class _Pieces:
+    """The reader of ``iter_bytes``: each decoded piece is an item."""
+
+    __slots__ = ()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return [data]
+
+    def end(self) -> list[bytes]:
+        return []
+
+
+_PIECES = _Pieces()
+_NOTHING: Iterator[Any] = iter(())
+
+
+class _BodyIteratorBase(Generic[_T]):
+    """The state both iterators share: the items decoded from the last piece read,
+    the reader that decodes them, and whether the body is done with."""
+
+    __slots__ = ("__weakref__", "_done", "_items", "_reader")
+
+    def __init__(self, reader: PieceReader[_T]) -> None:
+        self._reader = reader
+        self._items: Iterator[_T] = _NOTHING
+        self._done = False
+
+    def _drop(self) -> None:
+        """The response was closed: nothing decoded is handed out any more, and a
+        further read raises ``StreamClosedError`` (unless the body had ended)."""
+        self._items = _NOTHING
+
+    def _turn(self, piece: bytes) -> list[_T]:
+        """The items ``piece`` completes; b"" is the end of the body."""
+        if piece:
+            return self._reader.feed(piece)
+        self._done = True
+        return self._reader.end()
+
+
+class BodyIterator(_BodyIteratorBase[_T], Iterator[_T]):
+    """What ``StreamResponse.iter_bytes``, ``iter_text``, ``iter_lines`` and
+    ``iter_events`` return: the body's items, read on demand.
+
+    ``next()`` raises what ``StreamResponse`` reads raise, and ``StreamClosedError``
+    once the response was closed before the body's end. ``close()`` (or
+    ``contextlib.closing``) ends the iteration and closes the response.
+    """
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: StreamResponse, reader: PieceReader[_T]) -> None:
+        response._begin(self)
+        super().__init__(reader)
+        self._response = response
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> _T:
+        for item in self._items:
+            return item
+        response = self._response
+        while not self._done:
+            piece = response._next()
+            try:
+                items = self._turn(piece)
+            except BaseException:
+                response.close()  # a line or an event past its bound
+                raise
+            if items:
+                self._items = rest = iter(items)
+                return next(rest)
+        raise StopIteration
+
+    def close(self) -> None:
+        """End the iteration and close the response: its connection is given back,
+        closed unless the body was read to its end. Idempotent."""
+        self._done = True
+        self._response.close()
+
+
+class AsyncBodyIterator(_BodyIteratorBase[_T], AsyncIterator[_T]):
+    """What ``AsyncStreamResponse.aiter_*`` return: ``BodyIterator`` for ``async for``,
+    on asyncio and trio, with ``aclose()`` (usable with ``contextlib.aclosing``).
+
+    Cancellation during a read closes the connection and propagates; the iterator
+    then raises ``StreamClosedError``.
+    """
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: AsyncStreamResponse, reader: PieceReader[_T]) -> None:
+        response._begin(self)
+        super().__init__(reader)
+        self._response = response
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> _T:
+        """The next item. Raises as ``BodyIterator`` does."""
+        for item in self._items:
+            return item
+        response = self._response
+        while not self._done:
+            piece = await response._next()
+            try:
+                items = self._turn(piece)
+            except BaseException:
+                await response.aclose()
+                raise
+            if items:
+                self._items = rest = iter(items)
+                return next(rest)
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """End the iteration and close the response (shielded from cancellation).
+        Idempotent."""
+        self._done = True
+        await self._response.aclose()
+
+
 def read_whole(
     head: Response, body: ResponseStream, *, max_size: int, timeout: float | None
 ) -> Response:
@@ -143,9 +276,11 @@ class _StreamResponseBase:
         "_closed",
         "_content",
         "_deadline",
+        "_iterator",
         "_max_size",
         "_read_timeout",
         "_started",
+        "_total",
         "response",
     )
 
@@ -157,16 +292,21 @@ class _StreamResponseBase:
         deadline: float | None,
         clock: Callable[[], float],
         max_size: int,
+        total: float | None = None,
     ) -> None:
         #: The response head (its ``content`` is filled by ``read()``).
         self.response = response
         self._read_timeout = read_timeout
         self._deadline = deadline
+        self._total = total  # the call's Timeout.total, named by DeadlineExceeded
         self._clock = clock
         self._max_size = max_size
         self._closed = False
         self._started = False
         self._content: bytes | None = None
+        # Weak: the iterator holds the response, and a cycle would keep an unclosed
+        # response (and its connection) until the cycle collector ran.
+        self._iterator: weakref.ref[_BodyIteratorBase[Any]] | None = None
 
     # -- the head ------------------------------------------------------------------
 
@@ -227,7 +367,7 @@ class _StreamResponseBase:
 
     # -- shared mechanics ----------------------------------------------------------
 
-    def _begin(self) -> None:
+    def _begin(self, iterator: _BodyIteratorBase[Any]) -> None:
         """The body can be iterated once, and not after ``close()``."""
         if self._started or self._closed:
             raise StreamClosedError(
@@ -235,6 +375,19 @@ class _StreamResponseBase:
                 "a streamed body can be read once."
             )
         self._started = True
+        self._iterator = weakref.ref(iterator)
+
+    def _shut(self) -> None:
+        """Mark the response closed and end the iterator it handed out."""
+        self._closed = True
+        iterator = self._iterator() if self._iterator is not None else None
+        if iterator is not None:
+            iterator._drop()
+
+    def _check_open(self) -> None:
+        """Raise ``StreamClosedError`` for a read after ``close()`` or a failed read."""
+        if self._closed:
+            raise StreamClosedError("The response was closed before its body was read to the end.")
 
     def _timeout(self) -> tuple[float | None, bool]:
         """The bound for the next read, and whether the call's deadline set it.
@@ -249,12 +402,9 @@ class _StreamResponseBase:
         return wait, wait != timeout
 
     def _deadline_error(self) -> DeadlineExceeded:
-        error = DeadlineExceeded(
-            "The call's total timeout ran out while reading the response body.",
-            request=self.response.request,
-        )
-        error.attempts = self.response.attempts
-        return error
+        total = self._total
+        assert total is not None  # only called when the call has a deadline
+        return deadline_exceeded(self.response.request, total, attempts=self.response.attempts)
 
     def _failed(self, exc: APIError, by_deadline: bool) -> APIError:
         """The error to raise for a failed read (the stream is closed by then)."""
@@ -265,10 +415,6 @@ class _StreamResponseBase:
             return error
         exc.attempts = self.response.attempts
         return exc
-
-    def _readers(self) -> tuple[TextReader, LineReader]:
-        """What ``iter_text`` and ``iter_lines`` turn the pieces with."""
-        return TextReader(self.encoding), LineReader(self.encoding)
 
     def _events(self) -> PieceReader[ServerSentEvent]:
         from sdk_core._sse import EventReader  # loaded by the first event stream
@@ -296,8 +442,9 @@ class StreamResponse(_StreamResponseBase):
     ``ReadError`` or ``RemoteProtocolError`` (the connection broke or the body is
     malformed), ``ResponseTooLargeError`` (``read()`` past ``max_response_size``, or an
     SSE event or line past its bound), each with ``attempts`` set, and
-    ``StreamClosedError`` for a second read. ``close()`` gives the connection back
-    (closed unless the body was read to its end); ``with`` does it for you.
+    ``StreamClosedError`` for a second read or for an iterator read on after
+    ``close()``. ``close()`` gives the connection back (closed unless the body was read
+    to its end); ``with`` does it for you.
     """
 
     __slots__ = ("_body",)
@@ -311,6 +458,7 @@ class StreamResponse(_StreamResponseBase):
         deadline: float | None,
         clock: Callable[[], float],
         max_size: int,
+        total: float | None = None,
     ) -> None:
         super().__init__(
             response,
@@ -318,10 +466,12 @@ class StreamResponse(_StreamResponseBase):
             deadline=deadline,
             clock=clock,
             max_size=max_size,
+            total=total,
         )
         self._body = body
 
     def _next(self) -> bytes:
+        self._check_open()
         try:
             timeout, by_deadline = self._timeout()
         except DeadlineExceeded:
@@ -335,29 +485,21 @@ class StreamResponse(_StreamResponseBase):
             self._closed = True
         return piece
 
-    def iter_bytes(self) -> Iterator[bytes]:
+    def iter_bytes(self) -> BodyIterator[bytes]:
         """The body in decoded pieces of at most ``STREAM_WINDOW`` bytes."""
-        self._begin()
-        while piece := self._next():
-            yield piece
+        return BodyIterator(self, _PIECES)
 
-    def _through(self, reader: PieceReader[_T]) -> Iterator[_T]:
-        """The body's pieces turned by ``reader``."""
-        for piece in self.iter_bytes():
-            yield from reader.feed(piece)
-        yield from reader.end()
-
-    def iter_text(self) -> Iterator[str]:
+    def iter_text(self) -> BodyIterator[str]:
         """The body decoded with ``encoding`` (undecodable bytes replaced)."""
-        return self._through(self._readers()[0])
+        return BodyIterator(self, TextReader(self.encoding))
 
-    def iter_lines(self) -> Iterator[str]:
+    def iter_lines(self) -> BodyIterator[str]:
         """The body's lines, without their ``\\n``, ``\\r\\n`` or ``\\r``."""
-        return self._through(self._readers()[1])
+        return BodyIterator(self, LineReader(self.encoding))
 
-    def iter_events(self) -> Iterator[ServerSentEvent]:
+    def iter_events(self) -> BodyIterator[ServerSentEvent]:
         """The body parsed as ``text/event-stream``: one ``ServerSentEvent`` per event."""
-        return self._through(self._events())
+        return BodyIterator(self, self._events())
 
     def read(self) -> bytes:
         """The whole body (at most ``max_response_size`` bytes), kept: a second call
@@ -381,8 +523,9 @@ class StreamResponse(_StreamResponseBase):
 
     def close(self) -> None:
         """Give the connection back; closed, not reused, unless the body was read to its
-        end. Idempotent."""
-        self._closed = True
+        end. The iterator handed out ends: its next item raises ``StreamClosedError``
+        unless the body had ended. Idempotent."""
+        self._shut()
         self._body.close()
 
     def __enter__(self) -> Self:
@@ -418,6 +561,7 @@ class AsyncStreamResponse(_StreamResponseBase):
         deadline: float | None,
         clock: Callable[[], float],
         max_size: int,
+        total: float | None = None,
     ) -> None:
         super().__init__(
             response,
@@ -425,10 +569,12 @@ class AsyncStreamResponse(_StreamResponseBase):
             deadline=deadline,
             clock=clock,
             max_size=max_size,
+            total=total,
         )
         self._body = body
 
     async def _next(self) -> bytes:
+        self._check_open()
         try:
             timeout, by_deadline = self._timeout()
         except DeadlineExceeded:
@@ -455,31 +601,21 @@ class AsyncStreamResponse(_StreamResponseBase):
             self._closed = True
         return piece
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    def aiter_bytes(self) -> AsyncBodyIterator[bytes]:
         """The body in decoded pieces of at most ``STREAM_WINDOW`` bytes."""
-        self._begin()
-        while piece := await self._next():
-            yield piece
+        return AsyncBodyIterator(self, _PIECES)
 
-    async def _through(self, reader: PieceReader[_T]) -> AsyncIterator[_T]:
-        """The body's pieces turned by ``reader``."""
-        async for piece in self.aiter_bytes():
-            for item in reader.feed(piece):
-                yield item
-        for item in reader.end():
-            yield item
-
-    def aiter_text(self) -> AsyncIterator[str]:
+    def aiter_text(self) -> AsyncBodyIterator[str]:
         """The body decoded with ``encoding`` (undecodable bytes replaced)."""
-        return self._through(self._readers()[0])
+        return AsyncBodyIterator(self, TextReader(self.encoding))
 
-    def aiter_lines(self) -> AsyncIterator[str]:
+    def aiter_lines(self) -> AsyncBodyIterator[str]:
         """The body's lines, without their ``\\n``, ``\\r\\n`` or ``\\r``."""
-        return self._through(self._readers()[1])
+        return AsyncBodyIterator(self, LineReader(self.encoding))
 
-    def aiter_events(self) -> AsyncIterator[ServerSentEvent]:
+    def aiter_events(self) -> AsyncBodyIterator[ServerSentEvent]:
         """The body parsed as ``text/event-stream``: one ``ServerSentEvent`` per event."""
-        return self._through(self._events())
+        return AsyncBodyIterator(self, self._events())
 
     async def aread(self) -> bytes:
         """The whole body (at most ``max_response_size`` bytes), kept: a second call
@@ -497,8 +633,9 @@ class AsyncStreamResponse(_StreamResponseBase):
 
     async def aclose(self) -> None:
         """Give the connection back (shielded from cancellation); closed, not reused,
-        unless the body was read to its end. Idempotent."""
-        self._closed = True
+        unless the body was read to its end. The iterator handed out ends, as for
+        ``StreamResponse.close``. Idempotent."""
+        self._shut()
         await self._body.aclose()
 
     async def __aenter__(self) -> Self:
