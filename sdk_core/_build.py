@@ -6,9 +6,9 @@ import json as _json
 from typing import Any
 
 from ._errors import InvalidRequestError
-from ._headers import Headers, HeaderTypes
+from ._headers import Headers, HeaderUpdates
 from ._models import Request, RequestContent
-from ._url import URL, ParamTypes, build_url
+from ._url import URL, QueryParamTypes, build_url
 
 __all__ = ["build_request", "encode_json", "request_for"]
 
@@ -16,13 +16,18 @@ _NO_JSON = object()
 
 
 def encode_json(value: Any) -> bytes:
-    """Compact UTF-8 JSON. Raises ``InvalidRequestError`` for a value JSON cannot hold."""
+    """Compact UTF-8 JSON. Raises ``InvalidRequestError`` for a value JSON cannot hold
+    (NaN, a lone surrogate, an object of another type, a cycle, or nesting deeper than
+    the interpreter's recursion limit allows)."""
     try:
         return _json.dumps(
             value, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         ).encode("utf-8")
     except (TypeError, ValueError) as exc:
-        raise InvalidRequestError(f"The json body cannot be encoded: {exc}.") from None
+        problem = str(exc)
+    except RecursionError:
+        problem = "it is nested too deeply"
+    raise InvalidRequestError(f"The json body cannot be encoded: {problem}.")
 
 
 def build_request(
@@ -30,17 +35,18 @@ def build_request(
     base_url: URL | str,
     path: str,
     *,
-    params: ParamTypes | None = None,
-    headers: HeaderTypes | None = None,
+    params: QueryParamTypes | None = None,
+    headers: HeaderUpdates | None = None,
     json: Any = _NO_JSON,
-    content: RequestContent | None = None,
+    content: RequestContent | str | None = None,
     default_headers: Headers | None = None,
 ) -> Request:
     """The request for ``method path`` under ``base_url``.
 
-    ``headers`` replace ``default_headers`` by name. ``json`` is encoded with a JSON
-    Content-Type unless the caller set one. Raises ``InvalidRequestError`` for a bad
-    method, URL, header or body, or when both ``json`` and ``content`` are given.
+    ``headers`` replace ``default_headers`` by name (a value of None removes one).
+    ``json`` is encoded with a JSON Content-Type unless the caller set one; str
+    ``content`` is sent as UTF-8. Raises ``InvalidRequestError`` for a bad method, URL,
+    header or body, or when both ``json`` and ``content`` are given.
     """
     url = build_url(base_url, path, params)
     return request_for(
@@ -52,9 +58,9 @@ def request_for(
     method: str,
     url: URL,
     *,
-    headers: HeaderTypes | None = None,
+    headers: HeaderUpdates | None = None,
     json: Any = _NO_JSON,
-    content: RequestContent | None = None,
+    content: RequestContent | str | None = None,
     default_headers: Headers | None = None,
 ) -> Request:
     """``build_request`` for a URL already built."""
@@ -64,4 +70,14 @@ def request_for(
             raise InvalidRequestError("Pass either json or content, not both.")
         content = encode_json(json)
         merged = merged.with_default("Content-Type", "application/json")
+    elif isinstance(content, str):
+        content = _utf8(content)
     return Request(method, url, headers=merged, content=b"" if content is None else content)
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    raise InvalidRequestError("The content str has a lone surrogate, which UTF-8 cannot encode.")

@@ -7,18 +7,29 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ._errors import InvalidRequestError
 from ._sentinel import NOT_GIVEN, NotGiven
 
-__all__ = ["Limits", "RetryBudget", "RetryPolicy", "Timeout", "wait_bound"]
+__all__ = ["MAX_TIMEOUT", "Limits", "RetryBudget", "RetryPolicy", "Timeout", "wait_bound"]
+
+#: The longest wait a ``Timeout`` phase or a retry delay holds, in seconds (about 11.6
+#: days); a longer finite value is clamped to it. Every wait primitive the transports use
+#: takes it: a blocking socket's timeout wraps around past 2**31 - 1 milliseconds (a
+#: timeout of 4,294,967.8 s fires after 0.5 s), ``time.sleep`` and lock waits overflow
+#: past about 9.2e9 s, and Windows' lock waits past 4,294,967 s.
+MAX_TIMEOUT = 1_000_000.0
 
 
 def _check_seconds(name: str, value: float | None) -> float | None:
+    """``value`` as the seconds of the ``Timeout`` field ``name`` (None: no limit)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"Timeout.{name} must be a number of seconds or None.")
-    if math.isnan(value) or value < 0:
-        raise ValueError(f"Timeout.{name} must be >= 0, got {value!r}.")
+        raise TypeError(f"{name} must be a number of seconds or None.")
+    if value != value or value < 0:  # NaN or negative; an int is compared as it is, unconverted
+        raise InvalidRequestError(f"{name} must be >= 0, got {value!r}.")
+    if value >= MAX_TIMEOUT:
+        return None if value == math.inf else MAX_TIMEOUT
     return float(value)
 
 
@@ -28,7 +39,9 @@ class Timeout:
 
     ``Timeout(10.0)`` sets connect, read, write and pool to 10 s; keywords override it.
     ``total`` bounds every attempt and every backoff sleep of one call together.
-    Raises ``ValueError`` for a negative or NaN value.
+    ``math.inf`` is no limit, as None is; a finite value over ``MAX_TIMEOUT`` (about
+    11.6 days) is clamped to it. Raises ``InvalidRequestError`` (a ``ValueError``) for
+    a negative or NaN value and ``TypeError`` for one that is not a number.
     """
 
     connect: float | None
@@ -47,18 +60,20 @@ class Timeout:
         pool: float | NotGiven | None = NOT_GIVEN,
         total: float | None = None,
     ) -> None:
-        def pick(name: str, value: float | NotGiven | None, default: float) -> float | None:
-            if value is not NOT_GIVEN:
-                return _check_seconds(name, value)
-            if timeout is not NOT_GIVEN:
-                return _check_seconds(name, timeout)
-            return default
-
-        object.__setattr__(self, "connect", pick("connect", connect, 5.0))
-        object.__setattr__(self, "read", pick("read", read, 60.0))
-        object.__setattr__(self, "write", pick("write", write, 60.0))
-        object.__setattr__(self, "pool", pick("pool", pool, 10.0))
-        object.__setattr__(self, "total", _check_seconds("total", total))
+        c: float | None
+        r: float | None
+        w: float | None
+        p: float | None
+        if timeout is NOT_GIVEN:
+            c, r, w, p = 5.0, 60.0, 60.0, 10.0
+        else:
+            c = r = w = p = _check_seconds("Timeout", timeout)
+        check, given, setter = _check_seconds, NOT_GIVEN, object.__setattr__
+        setter(self, "connect", c if connect is given else check("Timeout.connect", connect))
+        setter(self, "read", r if read is given else check("Timeout.read", read))
+        setter(self, "write", w if write is given else check("Timeout.write", write))
+        setter(self, "pool", p if pool is given else check("Timeout.pool", pool))
+        setter(self, "total", None if total is None else check("Timeout.total", total))
 
     def capped(self, remaining: float | None) -> Timeout:
         """The timeouts of an attempt that must end within ``remaining`` seconds (None:
@@ -121,7 +136,8 @@ class RetryPolicy:
     The wait before retry ``n`` (0-based) is ``initial_delay * multiplier**n`` capped at
     ``max_delay``, then jittered: ``"proportional"`` multiplies by U(0.75, 1), ``"full"``
     draws from U(0, d), ``"none"`` keeps it. A server hint (Retry-After, retry-after-ms)
-    replaces the backoff; one longer than ``max_retry_after`` ends the retries.
+    replaces the backoff; one longer than ``max_retry_after`` ends the retries. A delay
+    over ``MAX_TIMEOUT`` is clamped to it.
     The decision itself is ``sdk_core.decide_retry`` (see ``_retry.py``).
     """
 
@@ -142,6 +158,8 @@ class RetryPolicy:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and 0 <= value < math.inf):
                 raise ValueError(f"RetryPolicy.{name} must be a finite number >= 0.")
+            if value > MAX_TIMEOUT:  # longer waits overflow the sleep functions
+                object.__setattr__(self, name, MAX_TIMEOUT)
         if not (isinstance(self.multiplier, int | float) and 1 <= self.multiplier < math.inf):
             raise ValueError("RetryPolicy.multiplier must be a finite number >= 1.")
         if self.jitter not in ("proportional", "full", "none"):

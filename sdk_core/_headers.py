@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, TypeAlias, final
 
 from ._errors import InvalidRequestError
@@ -18,9 +19,11 @@ if TYPE_CHECKING:
     from ._request_head import RequestHead
     from ._url import URL
 
-__all__ = ["SENSITIVE_HEADERS", "HeaderTypes", "Headers"]
+__all__ = ["SENSITIVE_HEADERS", "HeaderTypes", "HeaderUpdates", "Headers"]
 
 HeaderTypes: TypeAlias = "Headers | Mapping[str, str] | Iterable[tuple[str, str]]"
+#: What ``Headers.merged`` takes: a value of None removes that name.
+HeaderUpdates: TypeAlias = "Headers | Mapping[str, str | None] | Iterable[tuple[str, str | None]]"
 
 # RFC 9110 token characters.
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # \Z: "$" allows a final "\n"
@@ -64,6 +67,40 @@ def scan_fields(fields: str, lowered: str, key: str) -> list[str] | None:
         values.append(fields[start:end].strip(" \t"))
         at = lowered.find(needle, end)
     return values
+
+
+def _validated(
+    headers: HeaderUpdates, removed: set[str] | None
+) -> tuple[tuple[tuple[str, str], ...], dict[str, list[str]]]:
+    """The checked pairs of ``headers`` and their index by lowercase name. With a
+    ``removed`` set, a None value adds its lowercase name there instead of a pair.
+    Raises ``InvalidRequestError`` for anything but a mapping or (name, value) pairs."""
+    pairs = headers.items() if isinstance(headers, Mapping) else _pairs(headers)
+    items: list[tuple[str, str]] = []
+    lower: dict[str, list[str]] = {}
+    for name, value in pairs:
+        checked_name = _check_name(name)
+        if value is None and removed is not None:
+            removed.add(checked_name.lower())
+            continue
+        checked = _check_value(checked_name, value)
+        items.append((checked_name, checked))
+        lower.setdefault(checked_name.lower(), []).append(checked)
+    return tuple(items), lower
+
+
+def _pairs(headers: object) -> list[tuple[object, object]]:
+    if isinstance(headers, str | bytes) or not isinstance(headers, Iterable):
+        raise InvalidRequestError(
+            f"Headers must be a mapping or (name, value) pairs, not {type(headers).__name__}."
+        )
+    pairs = list(headers)
+    for pair in pairs:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise InvalidRequestError(
+                f"Headers must be (name, value) pairs, not {type(pair).__name__}."
+            )
+    return pairs
 
 
 def _is_latin1(value: str) -> bool:
@@ -137,15 +174,7 @@ class Headers(Mapping[str, str]):
             self._head = headers._head
             self._base = headers._base
             return
-        pairs = headers.items() if isinstance(headers, Mapping) else headers
-        items: list[tuple[str, str]] = []
-        lower: dict[str, list[str]] = {}
-        for name, value in pairs:
-            checked = _check_value(_check_name(name), value)
-            items.append((name, checked))
-            lower.setdefault(name.lower(), []).append(checked)
-        self._items = tuple(items)
-        self._lower = lower
+        self._items, self._lower = _validated(headers, None)
 
     @classmethod
     def _trusted(
@@ -290,19 +319,25 @@ class Headers(Mapping[str, str]):
         """The pairs encoded for the wire (latin-1)."""
         return [(n.encode("ascii"), v.encode("latin-1")) for n, v in self._items]
 
-    def merged(self, other: HeaderTypes | None) -> Headers:
-        """A copy where every name present in ``other`` replaces this one's values."""
+    def merged(self, other: HeaderUpdates | None) -> Headers:
+        """A copy where every name present in ``other`` replaces this one's values; a
+        name whose value is None is removed (nothing happens when it is absent)."""
         if other is None:
             return self
-        incoming = Headers(other)
-        if not incoming._items:
+        removed: set[str] = set()
+        if isinstance(other, Headers):
+            items, lower, redaction = other._items, other._lower, other._redaction
+        else:
+            items, lower = _validated(other, removed)
+            redaction = None
+        if not items and not removed:
             return self
-        replaced = incoming._lower.keys()
-        redaction = self._redaction or incoming._redaction
+        redaction = self._redaction or redaction
+        replaced: AbstractSet[str] = lower.keys() | removed if removed else lower.keys()
         if replaced.isdisjoint(self._lower):  # nothing replaced: appended
-            return self._appended(incoming._items, redaction)
+            return self._appended(items, redaction) if items else self
         kept = [(n, v) for n, v in self._items if n.lower() not in replaced]
-        return Headers._trusted(kept + list(incoming._items), redaction)
+        return Headers._trusted(kept + list(items), redaction)
 
     def with_default(self, name: str, value: str) -> Headers:
         """A copy with ``name: value`` added unless ``name`` is already present."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import json as _json
 import re
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any, TypeAlias
 
 from ._errors import InvalidRequestError
@@ -29,9 +29,10 @@ _USUAL_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OP
 class Request:
     """An HTTP request ready to send.
 
-    ``content`` is bytes (replayable, so retryable) or an iterable of bytes (one-shot,
-    never retried). A ``Content-Length`` header that disagrees with bytes content, a
-    method that is not a token, or a header with CR/LF/NUL raise ``InvalidRequestError``.
+    ``content`` is bytes (replayable, so retryable) or an iterable or async iterable of
+    bytes (one-shot, never retried). Content of another type (str, a mapping, a
+    number), a ``Content-Length`` header that disagrees with bytes content, a method
+    that is not a token, or a header with CR/LF/NUL raise ``InvalidRequestError``.
     """
 
     __slots__ = ("content", "headers", "method", "url")
@@ -69,6 +70,12 @@ class Request:
                 hdrs = hdrs._appended((("Content-Length", str(len(content))),), hdrs._redaction)
         elif isinstance(content, str):
             raise InvalidRequestError("Request content must be bytes, not str; encode it first.")
+        elif isinstance(content, Mapping) or not isinstance(content, Iterable | AsyncIterable):
+            hint = " (json= sends a JSON body)" if isinstance(content, Mapping) else ""
+            raise InvalidRequestError(
+                "Request content must be bytes or an iterable or async iterable of bytes, "
+                f"not {type(content).__name__}{hint}."
+            )
         self.headers = hdrs
         self.content = content
 

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
-from urllib.parse import SplitResult, quote, urlencode, urlsplit
+from urllib.parse import SplitResult, quote, quote_plus, urlsplit
 
 from ._errors import InvalidRequestError
 from ._redact import DEFAULT_REDACTION
 
-__all__ = ["URL", "ParamTypes", "build_url"]
+__all__ = ["URL", "ParamTypes", "QueryParamTypes", "build_url"]
 
 _Scalar: TypeAlias = "str | int | float | bool | None"
-ParamTypes: TypeAlias = "Mapping[str, _Scalar | Sequence[_Scalar]]"
+_ParamValue: TypeAlias = "_Scalar | Sequence[_Scalar] | Mapping[str, _ParamValue]"
+#: Query parameters as a mapping.
+ParamTypes: TypeAlias = "Mapping[str, _ParamValue]"
+#: What ``params=`` takes: a mapping, or a list or tuple of (name, value) pairs (a name
+#: may repeat). Values: str, int, float (finite), bool (sent as true/false), None (left
+#: out), a list or tuple of those (one pair each), or a mapping of them, sent with its
+#: keys in brackets: ``{"filter": {"k": "v"}}`` is ``filter[k]=v``.
+QueryParamTypes: TypeAlias = "ParamTypes | Sequence[tuple[str, _ParamValue]]"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _KNOWN_SCHEMES = frozenset({"ftp", "ftps", "sftp", "ws", "wss", "file", "unix", "http+unix"})
@@ -87,9 +95,20 @@ class URL:
             port = _DEFAULT_PORTS[scheme]
         elif port == 0:
             raise InvalidRequestError("URL port must be between 1 and 65535.")
-        path = quote(parts.path, safe=_PATH_SAFE) or "/"
-        target = path + ("?" + quote(parts.query, safe=_QUERY_SAFE) if parts.query else "")
+        target = _target(parts.path, parts.query)
+        if target is None:
+            raise InvalidRequestError(f"URL {_SURROGATE}.")
         return cls(scheme, host, port, target)
+
+
+def _target(path: str, query: str) -> str | None:
+    """``path`` and ``query`` percent-encoded as a request target, or None when either
+    has a lone surrogate (the error is raised by the caller, with no context quoting it)."""
+    try:
+        path = quote(path, safe=_PATH_SAFE) or "/"
+        return path + "?" + quote(query, safe=_QUERY_SAFE) if query else path
+    except UnicodeEncodeError:
+        return None
 
 
 def _malformed(exc: ValueError) -> str:
@@ -109,31 +128,129 @@ def _host(parts: SplitResult) -> str:
     if " " in host:
         raise InvalidRequestError("URL host contains a space.")
     if not host.isascii():
+        import idna  # loaded by the first international name
+
         try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise InvalidRequestError("URL host is not a valid international name.") from None
+            # IDNA 2008 with UTS #46 mapping, as browsers, httpx and urllib3 resolve
+            # names (IDNA 2003, Python's "idna" codec, maps "faß.de" to "fass.de").
+            return idna.encode(host, uts46=True).decode("ascii")
+        except UnicodeError:  # idna.IDNAError is one
+            pass
+        # Raised out here: no __context__ quoting the host.
+        raise InvalidRequestError("URL host is not a valid international domain name.")
     return host
 
 
-def _encode_params(params: ParamTypes) -> str:
-    pairs: list[tuple[str, str]] = []
-    for key, value in params.items():
-        values = value if isinstance(value, list | tuple) else [value]
-        for item in values:
-            if item is None:
-                continue
-            if isinstance(item, bool):
-                pairs.append((key, "true" if item else "false"))
-            else:
-                pairs.append((key, str(item)))
-    return urlencode(pairs)
+_SURROGATE = "has a lone surrogate, which UTF-8 cannot encode"
+# Nested mappings deeper than this are refused (and a mapping that holds itself).
+_MAX_PARAM_DEPTH = 32
 
 
-def build_url(base_url: str | URL, path: str, params: ParamTypes | None = None) -> URL:
-    """Join ``path`` (relative to ``base_url``'s path, or absolute) and add ``params``.
+def _quoted(text: str, name: str) -> str:
+    """``text`` form-encoded as ``urlencode`` does."""
+    if text.isalnum() and text.isascii():
+        return text
+    try:
+        return quote_plus(text, safe="")
+    except UnicodeEncodeError:
+        problem = f"Query parameter {name!r} {_SURROGATE}."
+    raise InvalidRequestError(problem)
 
-    Raises ``InvalidRequestError`` for a control character, an unusable scheme or host.
+
+def _param_text(value: object, name: str) -> str | None:
+    """The text of one query value, or None for None (left out). Raises
+    ``InvalidRequestError`` naming the parameter, never quoting its value."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return None
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, str):  # an enum of str, say: its value, not its str()
+        return str.__str__(value)
+    if isinstance(value, int):
+        try:
+            return int.__repr__(value)
+        except ValueError:  # past sys.get_int_max_str_digits()
+            problem = "is an int with too many digits to send"
+    elif isinstance(value, float):
+        if math.isfinite(value):
+            return float.__repr__(value)
+        problem = "is NaN or infinite; only finite floats can be sent"
+    elif isinstance(value, list | tuple | Mapping):
+        problem = f"holds a {type(value).__name__} inside a list, which has no query form"
+    else:
+        problem = (
+            "must be a str, int, float, bool or None, or a list, tuple or mapping of "
+            f"them, not {type(value).__name__}"
+        )
+    raise InvalidRequestError(f"Query parameter {name!r} {problem}.")
+
+
+def _add_param(
+    parts: list[str], name: object, value: object, prefix: str | None = None, depth: int = 0
+) -> None:
+    """Append the pairs of parameter ``name`` (under ``prefix``, the name of the mapping
+    ``depth`` levels down that holds it): one, none for None, one per item of a list,
+    or a mapping's, their names in brackets."""
+    if type(name) is not str:
+        if not isinstance(name, str):
+            where = "params" if prefix is None else f"Query parameter {prefix!r}"
+            raise InvalidRequestError(
+                f"{where} has a name that is a {type(name).__name__}, not a str."
+            )
+        name = str.__str__(name)
+    if prefix is not None:
+        name = f"{prefix}[{name}]"
+    if type(value) is not str and isinstance(value, list | tuple):
+        key = _quoted(name, name)
+        for item in value:
+            text = _param_text(item, name)
+            if text is not None:
+                parts.append(f"{key}={_quoted(text, name)}")
+    elif type(value) is not str and isinstance(value, Mapping):
+        if depth >= _MAX_PARAM_DEPTH:
+            raise InvalidRequestError(
+                f"Query parameter {name!r} nests mappings over {_MAX_PARAM_DEPTH} deep."
+            )
+        for sub_name, sub_value in value.items():
+            _add_param(parts, sub_name, sub_value, name, depth + 1)
+    else:
+        text = _param_text(value, name)
+        if text is not None:
+            parts.append(f"{_quoted(name, name)}={_quoted(text, name)}")
+
+
+def _encode_params(params: QueryParamTypes) -> str:
+    """The query string of ``params`` (see ``QueryParamTypes``), form-encoded as
+    ``urlencode`` does. Raises ``InvalidRequestError`` for anything else, naming the
+    parameter and never quoting its value (it may be a secret)."""
+    pairs: Iterable[object]
+    if isinstance(params, Mapping):
+        pairs = params.items()
+    elif isinstance(params, list | tuple):
+        pairs = params
+    else:
+        raise InvalidRequestError(
+            "params must be a mapping or a list of (name, value) pairs, "
+            f"not {type(params).__name__}."
+        )
+    parts: list[str] = []
+    for pair in pairs:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise InvalidRequestError(
+                f"params must hold (name, value) pairs, not {type(pair).__name__}."
+            )
+        _add_param(parts, pair[0], pair[1])
+    return "&".join(parts)
+
+
+def build_url(base_url: str | URL, path: str, params: QueryParamTypes | None = None) -> URL:
+    """Join ``path`` (relative to ``base_url``'s path, or absolute) and add ``params``
+    (see ``QueryParamTypes``).
+
+    Raises ``InvalidRequestError`` for a control character or a lone surrogate, an
+    unusable scheme or host, or a parameter outside ``QueryParamTypes``.
     """
     if type(path) is not str:
         raise InvalidRequestError(f"Path must be a str, not {type(path).__name__}.")
@@ -157,15 +274,15 @@ def build_url(base_url: str | URL, path: str, params: ParamTypes | None = None) 
         joined = base_path.rstrip("/") + "/" + path.lstrip("/") if path else base_path
         rel_path, _, rel_query = joined.partition("?")
         query = "&".join(q for q in (base_query, rel_query) if q)
-        target = quote(rel_path, safe=_PATH_SAFE) + (
-            "?" + quote(query, safe=_QUERY_SAFE) if query else ""
-        )
-        url = URL(base.scheme, base.host, base.port, target)
+        quoted = _target(rel_path, query)
+        if quoted is None:
+            raise InvalidRequestError(f"Path {_SURROGATE}.")
+        url = URL(base.scheme, base.host, base.port, quoted)
     return _with_params(url, params)
 
 
-def _with_params(url: URL, params: ParamTypes | None) -> URL:
-    if params:
+def _with_params(url: URL, params: QueryParamTypes | None) -> URL:
+    if params is not None:
         encoded = _encode_params(params)
         if encoded:
             joiner = "&" if "?" in url.target else "?"

@@ -35,6 +35,10 @@ from ._client_base import (
     ClientConfig,
     ClientSettings,
     RequestKwargs,
+    check_limits,
+    check_request_keywords,
+    check_settings,
+    check_size,
     log_attempt,
     logger,
     observe,
@@ -62,9 +66,10 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
 
     Safe to share between threads. ``with_options`` returns a client that shares this
     one's pool and retry budget. Every request method raises ``InvalidRequestError``
-    before sending for a bad request, an ``APIStatusError`` subclass for an error
-    status, or an ``APIConnectionError`` subclass when no usable response arrived;
-    each ``APIError`` carries ``attempts``.
+    before sending for a bad request (``TypeError`` for a keyword it does not take,
+    naming the closest one), an ``APIStatusError`` subclass for an error status, or an
+    ``APIConnectionError`` subclass when no usable response arrived; each ``APIError``
+    carries ``attempts``. The keywords are those of ``RequestKwargs``.
 
     Redirects (301, 302, 303, 307, 308) are followed up to ``max_redirects`` times
     (``follow_redirects=False`` or 0 returns the 3xx); one that cannot be followed
@@ -91,7 +96,7 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         max_retries: int | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | None = None,
         limits: Limits | None = None,
-        default_headers: Mapping[str, str] | None = None,
+        default_headers: Mapping[str, str | None] | None = None,
         transport: Transport | None = None,
         *,
         verify: VerifyTypes = True,
@@ -102,6 +107,9 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         sleep: Callable[[float], object] | None = None,
         **settings: Unpack[ClientSettings],
     ) -> None:
+        check_settings(self, settings)
+        check_limits(limits)
+        check_size("max_response_size", max_response_size)
         config = ClientConfig.create(
             base_url=base_url,
             api_key=api_key,
@@ -109,6 +117,7 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
             max_retries=max_retries,
             retry=retry,
             default_headers=default_headers,
+            asynchronous=False,
             **settings,
         )
         owns_transport = transport is None
@@ -219,6 +228,7 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
             deadline=deadline,
             clock=shared.clock,
             max_size=shared.max_response_size,
+            total=options.timeout.total,
         )
 
     def get(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
@@ -271,7 +281,9 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         """The items of every page of a listing, read with ``paging`` (``CursorPaging``,
         ``NextCursorPaging``, ``OffsetPaging``, ``LinkHeaderPaging``); ``.pages()`` gives
         whole pages. Each page is one ``request`` call. Nothing is sent until iterated;
-        see ``sdk_transports._paging.Paginator``. Raises ``InvalidRequestError`` here."""
+        see ``sdk_transports._paging.Paginator``. Raises ``InvalidRequestError`` (and
+        ``TypeError`` for an unknown keyword) here."""
+        check_request_keywords(kwargs, "max_pages")
         from ._paging import Paginator  # loaded by the first paginate call
 
         return Paginator(self, method, path, paging, max_pages=max_pages, kwargs=kwargs)

@@ -5,17 +5,20 @@ The two clients differ only in their few-line driver loops around ``sdk_core.Cal
 
 from __future__ import annotations
 
+import io
 import logging
 import platform
 import random
+import re
+import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeAlias, TypedDict, TypeVar
 
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 from sdk_core import (
     NOT_GIVEN,
@@ -25,6 +28,7 @@ from sdk_core import (
     CallOptions,
     Headers,
     InvalidRequestError,
+    Limits,
     NotGiven,
     RandomSource,
     Request,
@@ -36,11 +40,12 @@ from sdk_core import (
 )
 from sdk_core._build import request_for
 from sdk_core._decoding import supported_encodings
+from sdk_core._models import RequestContent
 from sdk_core._redact import DEFAULT_REDACTION, Redaction
 from sdk_core._redirect import RedirectDecision
 from sdk_core._retry import RetryDecision
 from sdk_core._statistics import PoolStatistics
-from sdk_core._url import ParamTypes, build_url
+from sdk_core._url import QueryParamTypes, build_url
 
 from ._lifecycle import current_pid
 
@@ -52,9 +57,13 @@ __all__ = [
     "AttemptHook",
     "BaseClient",
     "ClientConfig",
+    "ClientOptions",
     "ClientSettings",
+    "ContentTypes",
     "RequestKwargs",
     "Shared",
+    "check_request_keywords",
+    "check_settings",
     "logger",
 ]
 
@@ -63,18 +72,55 @@ logger = logging.getLogger("sdk_transports")
 USER_AGENT = f"sdk-core/{__version__} Python/{platform.python_version()}"
 
 
-class RequestKwargs(TypedDict, total=False):
-    """The keywords every request method takes besides method and path."""
+#: What ``content=`` takes: bytes, str (sent as UTF-8), a binary file object (read in
+#: pieces), an iterable of bytes, or (``AsyncClient`` only) an async iterable of bytes.
+ContentTypes: TypeAlias = (
+    "bytes | bytearray | memoryview | str | IO[bytes] | Iterable[bytes] | AsyncIterable[bytes]"
+)
 
-    params: ParamTypes | None
-    headers: Mapping[str, str] | None
+
+class RequestKwargs(TypedDict, total=False):
+    """The keywords every request method takes besides method and path.
+
+    ``params``: see ``sdk_core._url.QueryParamTypes``. ``headers`` replace the client's by
+    name; a value of None removes one for this call. ``json`` or ``content`` (see
+    ``ContentTypes``) is the body. ``timeout``: a ``Timeout``, seconds for every phase,
+    or None for no limit; left out, the client's applies. ``max_retries``,
+    ``follow_redirects`` and ``max_redirects``: left out or None, the client's apply.
+    ``idempotency_key``: a non-empty str sent in the client's idempotency header.
+    A keyword not listed here raises ``TypeError``; a bad value ``InvalidRequestError``,
+    before anything is sent.
+    """
+
+    params: QueryParamTypes | None
+    headers: Mapping[str, str | None] | None
     json: Any
-    content: bytes | None
+    content: ContentTypes | None
     timeout: Timeout | float | None
     max_retries: int | None
     idempotency_key: str | None
     follow_redirects: bool | None
     max_redirects: int | None
+
+
+class ClientOptions(TypedDict, total=False):
+    """What ``with_options`` may change; what is left out stays as it is.
+
+    ``timeout=None`` removes the limit, ``api_key=None`` the key; ``default_headers``
+    merge by name (a value of None removes one); ``retry=None`` is the default policy.
+    ``max_retries``, ``follow_redirects`` and ``max_redirects`` take no None (as in the
+    client's settings; a call's None means "the client's"): leave them out instead.
+    A keyword not listed here raises ``TypeError``; a bad value ``InvalidRequestError``.
+    """
+
+    base_url: str
+    api_key: str | None
+    timeout: Timeout | float | None
+    max_retries: int
+    retry: RetryPolicy | None
+    default_headers: Mapping[str, str | None] | None
+    follow_redirects: bool
+    max_redirects: int
 
 
 class ClientSettings(TypedDict, total=False):
@@ -107,12 +153,124 @@ AttemptHook = Callable[["AttemptRecord"], object]
 
 _URL_CACHE_SIZE = 256
 
+_REQUEST_KEYWORDS = RequestKwargs.__optional_keys__
+_OPTION_KEYWORDS = frozenset(
+    {"timeout", "max_retries", "idempotency_key", "follow_redirects", "max_redirects"}
+)
+_CLIENT_OPTIONS = ClientOptions.__optional_keys__
+_CLIENT_SETTINGS = ClientSettings.__optional_keys__
+#: The client methods whose callers a misspelt request keyword is reported to.
+_ENTRY_METHODS = frozenset(
+    {"request", "get", "post", "put", "patch", "delete", "stream", "paginate"}
+)
+#: How much of a file ``content`` is read at a time.
+CONTENT_CHUNK = 65536
+# Visible latin-1 characters, spaces and tabs: what an idempotency key may hold.
+_HEADER_TEXT = re.compile(r"[\t\x20-\x7e\x80-\xff]+")
+
 
 def as_timeout(value: Timeout | float | None) -> Timeout:
-    """A ``Timeout`` from a Timeout, a number of seconds for every phase, or None (none)."""
+    """A ``Timeout`` from a Timeout, a number of seconds for every phase, or None (no
+    limit). Raises ``InvalidRequestError`` naming ``timeout`` for anything else."""
     if isinstance(value, Timeout):
         return value
-    return Timeout(value)
+    try:
+        return Timeout(value)
+    except (TypeError, ValueError):
+        pass
+    shown = repr(value) if isinstance(value, int | float) else type(value).__name__
+    raise InvalidRequestError(
+        f"timeout must be a Timeout, a number of seconds >= 0 or None, not {shown}."
+    )
+
+
+def unexpected_keyword(
+    given: Iterable[str], known: Iterable[str], where: str, candidates: Iterable[str] = ()
+) -> TypeError:
+    """The ``TypeError`` Python raises for an unknown keyword, naming the closest known
+    one (from ``known`` and ``candidates``) when there is one."""
+    import difflib  # loaded by the first misspelt keyword
+
+    known = frozenset(known)
+    name = next(key for key in given if key not in known)
+    close = difflib.get_close_matches(name, sorted(known.union(candidates)), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return TypeError(f"{where}() got an unexpected keyword argument {name!r}{hint}")
+
+
+def _entry_point() -> str:
+    """The client method a request came in by, e.g. ``Client.get``: the outermost of
+    the ``_ENTRY_METHODS`` frames of one client on the stack. Read only to word an
+    error."""
+    frame = sys._getframe(1)
+    found = None
+    while frame is not None:
+        owner = frame.f_locals.get("self") if frame.f_code.co_name in _ENTRY_METHODS else None
+        if isinstance(owner, BaseClient):
+            found = f"{type(owner).__name__}.{frame.f_code.co_name}"
+        elif found is not None:
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    return found or "request"
+
+
+def check_request_keywords(kwargs: Mapping[str, object], *candidates: str) -> None:
+    """Raise ``TypeError`` for a keyword ``RequestKwargs`` does not have, naming the
+    client method it was passed to. ``candidates``: the method's other keywords."""
+    if not _REQUEST_KEYWORDS.issuperset(kwargs):
+        raise unexpected_keyword(kwargs, _REQUEST_KEYWORDS, _entry_point(), candidates)
+
+
+def check_settings(client: object, settings: Mapping[str, object]) -> None:
+    """Raise ``TypeError`` for a keyword of ``type(client)()`` that is neither one of
+    its parameters nor one of ``ClientSettings``."""
+    if not _CLIENT_SETTINGS.issuperset(settings):
+        import inspect
+
+        parameters = inspect.signature(type(client).__init__).parameters
+        raise unexpected_keyword(
+            settings, _CLIENT_SETTINGS, type(client).__name__, list(parameters)[1:]
+        )
+
+
+def check_bool(name: str, value: object) -> bool:
+    """``value``, which must be a bool. Raises ``InvalidRequestError`` naming ``name``."""
+    if value is True or value is False:
+        return value
+    raise InvalidRequestError(f"{name} must be True or False, not {type(value).__name__}.")
+
+
+def check_size(name: str, value: object, least: int = 0) -> int:
+    """``value``, which must be an int >= ``least``. Raises ``InvalidRequestError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise InvalidRequestError(f"{name} must be an int >= {least}.")
+    return value
+
+
+def _check_key(key: object) -> str:
+    if type(key) is not str or not key.strip(" \t"):
+        raise InvalidRequestError("idempotency_key must be a non-empty str.")
+    if not _HEADER_TEXT.fullmatch(key):
+        raise InvalidRequestError(
+            "idempotency_key has a character a header cannot hold (CR, LF, NUL, another "
+            "control character, or one outside latin-1)."
+        )
+    return key
+
+
+def _check_header_name(setting: str, name: object, *, optional: bool) -> None:
+    if name is None and optional:
+        return
+    try:
+        Headers([(name, "")])  # type: ignore[list-item]
+    except InvalidRequestError:
+        shown = "a str or None" if optional else "a str"
+        raise InvalidRequestError(f"{setting} must be a header name ({shown}).") from None
+
+
+def _check_scheme(scheme: object) -> None:
+    if scheme is not None and (type(scheme) is not str or not _HEADER_TEXT.fullmatch(scheme)):
+        raise InvalidRequestError("auth_scheme must be a non-empty str of header text, or None.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +284,8 @@ class ClientConfig:
     auth_scheme: str | None
     has_api_key: bool
     hooks: tuple[AttemptHook, ...] = ()
+    #: For ``AsyncClient``: sync iterables and files are sent through an async iterator.
+    asynchronous: bool = False
     #: URLs built from ``base_url`` and a path without params: a path is usually one of a
     #: few, and a URL is immutable. Emptied when it grows past ``_URL_CACHE_SIZE``.
     urls: dict[str, URL] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -139,7 +299,8 @@ class ClientConfig:
         timeout: Timeout | float | None,
         max_retries: int | NotGiven,
         retry: RetryPolicy | None,
-        default_headers: Mapping[str, str] | None,
+        default_headers: Mapping[str, str | None] | None,
+        asynchronous: bool = False,
         auth_header: str = "Authorization",
         auth_scheme: str | None = "Bearer",
         request_id_header: str = "x-request-id",
@@ -154,6 +315,13 @@ class ClientConfig:
         """Validate and combine a client's settings. Raises ``InvalidRequestError``."""
         if not isinstance(base_url, str) or not base_url:
             raise InvalidRequestError("base_url must be a non-empty str.")
+        _check_header_name("auth_header", auth_header, optional=True)
+        _check_scheme(auth_scheme)
+        _check_header_name("request_id_header", request_id_header, optional=False)
+        _check_header_name("idempotency_header", idempotency_header, optional=True)
+        given: object = hooks
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            raise InvalidRequestError("hooks must be an iterable of callables.")
         hooks = tuple(hooks)
         if not all(callable(hook) for hook in hooks):
             raise InvalidRequestError("hooks must be callables taking an AttemptRecord.")
@@ -179,12 +347,12 @@ class ClientConfig:
             base_url=URL.parse(base_url),
             headers=headers,
             options=CallOptions(
-                retry=retry if retry is not None else RetryPolicy(),
+                retry=_check_policy(retry),
                 timeout=as_timeout(timeout),
                 max_retries=None if max_retries is NOT_GIVEN else _check_retries(max_retries),
                 idempotency_header=idempotency_header,
                 request_id_header=request_id_header,
-                follow_redirects=bool(follow_redirects),
+                follow_redirects=check_bool("follow_redirects", follow_redirects),
                 max_redirects=_check_redirects(max_redirects),
                 auth_header=auth_header,
             ),
@@ -192,6 +360,7 @@ class ClientConfig:
             auth_scheme=auth_scheme,
             has_api_key=False,
             hooks=hooks,
+            asynchronous=asynchronous,
         )
         return config.with_api_key(api_key, auth_scheme)
 
@@ -214,37 +383,29 @@ class ClientConfig:
             ) from None
         return replace(self, headers=headers, has_api_key=True)
 
-    def derive(
-        self,
-        *,
-        base_url: str | NotGiven,
-        timeout: Timeout | float | NotGiven | None,
-        max_retries: int | NotGiven,
-        retry: RetryPolicy | NotGiven,
-        default_headers: Mapping[str, str] | NotGiven | None,
-        follow_redirects: bool | NotGiven = NOT_GIVEN,
-        max_redirects: int | NotGiven = NOT_GIVEN,
-    ) -> ClientConfig:
-        """The settings of ``with_options``: given values replace, headers merge."""
-        options = self.options
-        if follow_redirects is not NOT_GIVEN:
-            options = replace(options, follow_redirects=bool(follow_redirects))
-        if max_redirects is not NOT_GIVEN:
-            options = replace(options, max_redirects=_check_redirects(max_redirects))
-        if timeout is not NOT_GIVEN:
-            options = replace(options, timeout=as_timeout(timeout))
-        if retry is not NOT_GIVEN:
-            options = replace(options, retry=retry)
-        if max_retries is not NOT_GIVEN:
-            options = replace(options, max_retries=_check_retries(max_retries))
-        return replace(
-            self,
-            base_url=self.base_url if base_url is NOT_GIVEN else URL.parse(base_url),
-            headers=self.headers
-            if default_headers is NOT_GIVEN
-            else self.headers.merged(default_headers),
-            options=options,
-        )
+    def derive(self, options: ClientOptions) -> ClientConfig:
+        """The settings of ``with_options``: given values replace, headers merge.
+        Raises ``InvalidRequestError`` for a bad value."""
+        changes: dict[str, Any] = {}
+        for name, check in _OPTION_CHECKS:
+            value = options.get(name, NOT_GIVEN)
+            if value is not NOT_GIVEN:
+                changes[name] = check(value)
+        config = self
+        if changes:
+            config = replace(config, options=replace(self.options, **changes))
+        base_url = options.get("base_url", NOT_GIVEN)
+        if base_url is not NOT_GIVEN:
+            if not isinstance(base_url, str) or not base_url:
+                raise InvalidRequestError("base_url must be a non-empty str.")
+            config = replace(config, base_url=URL.parse(base_url))
+        default_headers = options.get("default_headers", NOT_GIVEN)
+        if default_headers is not NOT_GIVEN:
+            config = replace(config, headers=config.headers.merged(default_headers))
+        api_key = options.get("api_key", NOT_GIVEN)
+        if api_key is not NOT_GIVEN:
+            config = config.with_api_key(api_key, self.auth_scheme)
+        return config
 
     def prepare(
         self,
@@ -252,50 +413,57 @@ class ClientConfig:
         path: str,
         kwargs: RequestKwargs,
     ) -> tuple[Request, CallOptions]:
-        """The request and call options for one call. Raises ``InvalidRequestError``."""
+        """The request and call options for one call. Raises ``InvalidRequestError`` for
+        a bad value and ``TypeError`` for a keyword ``RequestKwargs`` does not have,
+        before anything is sent."""
         url = self.urls.get(path) if type(path) is str else None  # built without params
         if not kwargs:  # the usual call: a method and a path
             if url is None:
                 url = self._url(path, None)
             return request_for(method, url, default_headers=self.headers), self.options
+        if not _REQUEST_KEYWORDS.issuperset(kwargs):
+            raise unexpected_keyword(kwargs, _REQUEST_KEYWORDS, _entry_point())
         json = kwargs.get("json")
         params = kwargs.get("params")
         if url is None or params is not None:
             url = self._url(path, params)
+        content = kwargs.get("content")
+        if content is not None and type(content) is not bytes:
+            content = (async_content if self.asynchronous else sync_content)(content)
         request = request_for(
             method,
             url,
             headers=kwargs.get("headers"),
-            content=kwargs.get("content"),
+            content=content,
             default_headers=self.headers,
             **({"json": json} if json is not None else {}),
         )
-        options = self.options
-        timeout = kwargs.get("timeout")
-        max_retries = kwargs.get("max_retries")
-        key = kwargs.get("idempotency_key")
-        if timeout is not None or max_retries is not None or key is not None:
-            options = replace(
-                options,
-                timeout=options.timeout if timeout is None else as_timeout(timeout),
-                max_retries=options.max_retries
-                if max_retries is None
-                else _check_retries(max_retries),
-                idempotency_key=key,
-            )
-        follow = kwargs.get("follow_redirects")
-        max_redirects = kwargs.get("max_redirects")
-        if follow is not None or max_redirects is not None:
-            options = replace(
-                options,
-                follow_redirects=options.follow_redirects if follow is None else bool(follow),
-                max_redirects=options.max_redirects
-                if max_redirects is None
-                else _check_redirects(max_redirects),
-            )
-        return request, options
+        if _OPTION_KEYWORDS.isdisjoint(kwargs):
+            return request, self.options
+        return request, self._call_options(kwargs)
 
-    def _url(self, path: str, params: ParamTypes | None) -> URL:
+    def _call_options(self, kwargs: RequestKwargs) -> CallOptions:
+        """The client's call options with a call's ``_OPTION_KEYWORDS`` applied: None
+        (and NOT_GIVEN) keep the client's, but for ``timeout``, where None is no limit."""
+        changes: dict[str, Any] = {}
+        value: Any = kwargs.get("timeout", NOT_GIVEN)
+        if value is not NOT_GIVEN:
+            changes["timeout"] = as_timeout(value)
+        value = kwargs.get("idempotency_key")
+        if value is not None and value is not NOT_GIVEN:
+            changes["idempotency_key"] = _check_key(value)
+        value = kwargs.get("max_retries")
+        if value is not None and value is not NOT_GIVEN:
+            changes["max_retries"] = _check_retries(value)
+        value = kwargs.get("follow_redirects")
+        if value is not None and value is not NOT_GIVEN:
+            changes["follow_redirects"] = check_bool("follow_redirects", value)
+        value = kwargs.get("max_redirects")
+        if value is not None and value is not NOT_GIVEN:
+            changes["max_redirects"] = _check_redirects(value)
+        return replace(self.options, **changes) if changes else self.options
+
+    def _url(self, path: str, params: QueryParamTypes | None) -> URL:
         """``path`` (and ``params``) under ``base_url``; kept in ``urls`` without params."""
         url = build_url(self.base_url, path, params)
         if params is None:
@@ -338,16 +506,138 @@ def _redaction(
     return None if policy == DEFAULT_REDACTION else policy
 
 
-def _check_retries(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidRequestError("max_retries must be an int >= 0.")
+def _check_retries(value: object) -> int:
+    return check_size("max_retries", value)
+
+
+def _check_redirects(value: object) -> int:
+    return check_size("max_redirects", value)
+
+
+def _check_follow(value: object) -> bool:
+    return check_bool("follow_redirects", value)
+
+
+def _check_policy(value: object) -> RetryPolicy:
+    if value is None:
+        return RetryPolicy()
+    if not isinstance(value, RetryPolicy):
+        raise InvalidRequestError(
+            f"retry must be a RetryPolicy or None, not {type(value).__name__}."
+        )
     return value
 
 
-def _check_redirects(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidRequestError("max_redirects must be an int >= 0.")
-    return value
+#: The ``CallOptions`` fields ``with_options`` sets, and their checks.
+_OPTION_CHECKS: tuple[tuple[str, Callable[[Any], object]], ...] = (
+    ("timeout", as_timeout),
+    ("retry", _check_policy),
+    ("max_retries", _check_retries),
+    ("follow_redirects", _check_follow),
+    ("max_redirects", _check_redirects),
+)
+
+
+def check_limits(limits: object) -> None:
+    """Raise ``InvalidRequestError`` unless ``limits`` is a ``Limits`` or None."""
+    if limits is not None and not isinstance(limits, Limits):
+        raise InvalidRequestError(f"limits must be a Limits or None, not {type(limits).__name__}.")
+
+
+class _FileChunks(Iterator[bytes]):
+    """A binary file's content, read ``CONTENT_CHUNK`` bytes at a time."""
+
+    __slots__ = ("_file",)
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+
+    def __next__(self) -> bytes:
+        chunk = self._file.read(CONTENT_CHUNK)
+        if not chunk:
+            raise StopIteration
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise TypeError(f"The content file gave {type(chunk).__name__}, not bytes.")
+        return bytes(chunk)
+
+
+class _AsyncChunks(AsyncIterator[bytes]):
+    """A sync iterable of bytes (or a binary file, read in pieces) as an async iterator,
+    for ``AsyncClient``: each step runs one step of the iterable (one read of the file)
+    in the calling task, without waiting on anything."""
+
+    __slots__ = ("_iterable", "_iterator")
+
+    def __init__(self, iterable: Iterable[bytes]) -> None:
+        self._iterable = iterable
+        self._iterator: Iterator[bytes] | None = None
+
+    async def __anext__(self) -> bytes:
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = iter(self._iterable)
+        try:
+            return next(iterator)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+def _file_of(content: object) -> IO[bytes] | None:
+    """``content`` when it is a file object (it has ``read``), else None. Raises
+    ``InvalidRequestError`` for one in text mode."""
+    if not callable(getattr(content, "read", None)):
+        return None
+    if isinstance(content, io.TextIOBase):
+        raise InvalidRequestError("A content file must be opened in binary mode ('rb').")
+    return content  # type: ignore[return-value]
+
+
+def _refused_content(content: object, kinds: str) -> InvalidRequestError:
+    hint = " (json= sends a JSON body)" if isinstance(content, Mapping) else ""
+    return InvalidRequestError(
+        f"content must be bytes, str, a binary file or an iterable of bytes{kinds}, "
+        f"not {type(content).__name__}{hint}."
+    )
+
+
+def sync_content(content: object) -> RequestContent | str:
+    """What ``Client`` sends for ``content`` (see ``ContentTypes``): a file becomes an
+    iterator of its pieces. Raises ``InvalidRequestError`` for an async iterable (it
+    needs ``AsyncClient``) and for anything else outside ``ContentTypes``."""
+    if isinstance(content, bytes | str):
+        return content
+    if isinstance(content, bytearray | memoryview):
+        return bytes(content)
+    file = _file_of(content)
+    if file is not None:
+        return _FileChunks(file)
+    if isinstance(content, Iterable) and not isinstance(content, Mapping):
+        return content
+    if isinstance(content, AsyncIterable):
+        raise InvalidRequestError(
+            "Client cannot send an async iterable as content; use AsyncClient, or pass "
+            "bytes or an iterable of bytes."
+        )
+    raise _refused_content(content, "")
+
+
+def async_content(content: object) -> RequestContent | str:
+    """What ``AsyncClient`` sends for ``content`` (see ``ContentTypes``): an async
+    iterable as it is; a sync iterable or a file through ``_AsyncChunks``, so a
+    transport only ever sees bytes or an async iterable. Raises
+    ``InvalidRequestError`` for anything else."""
+    if isinstance(content, bytes | str):
+        return content
+    if isinstance(content, bytearray | memoryview):
+        return bytes(content)
+    if isinstance(content, AsyncIterable):
+        return content
+    file = _file_of(content)
+    if file is not None:
+        return _AsyncChunks(_FileChunks(file))
+    if isinstance(content, Iterable) and not isinstance(content, Mapping):
+        return _AsyncChunks(content)
+    raise _refused_content(content, " or an async iterable of bytes")
 
 
 def observe(
@@ -524,34 +814,19 @@ class BaseClient(Generic[TransportT, SleepT]):
             max_response_size=max_response_size,
         )
 
-    def with_options(
-        self,
-        *,
-        base_url: str | NotGiven = NOT_GIVEN,
-        api_key: str | NotGiven | None = NOT_GIVEN,
-        timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        retry: RetryPolicy | NotGiven = NOT_GIVEN,
-        default_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
-        follow_redirects: bool | NotGiven = NOT_GIVEN,
-        max_redirects: int | NotGiven = NOT_GIVEN,
-    ) -> Self:
-        """A client with these settings changed that shares this one's pool and budget.
+    def with_options(self, **options: Unpack[ClientOptions]) -> Self:
+        """A client with these settings changed (see ``ClientOptions``) that shares this
+        one's pool and budget.
 
         ``default_headers`` merge into the current ones by name. Closing the copy does
-        not close the pool; closing the original does. Raises ``InvalidRequestError``.
+        not close the pool; closing the original does. Raises ``InvalidRequestError``
+        for a bad value and ``TypeError`` for an unknown keyword.
         """
-        config = self._config.derive(
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            default_headers=default_headers,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-        )
-        if api_key is not NOT_GIVEN:
-            config = config.with_api_key(api_key, self._config.auth_scheme)
+        if not _CLIENT_OPTIONS.issuperset(options):
+            raise unexpected_keyword(
+                options, _CLIENT_OPTIONS, f"{type(self).__name__}.with_options"
+            )
+        config = self._config.derive(options)
         copy = object.__new__(type(self))
         copy._config = config
         copy._shared = self._shared

