@@ -2,7 +2,9 @@
 
 It builds requests, parses errors and decides retries; it never touches a socket, a
 clock, a thread or a random source of its own. See ``sdk_transports`` for the clients.
-The paging, Server-Sent Events and hook-record names load on first use.
+The paging, Server-Sent Events, hook-record and decoding names load on first use.
+For transport authors: ``wire_headers`` (a request's header lines, Host first) and
+``BodyDecoder`` / ``StreamDecoder`` (undo the Content-Encoding the client asked for).
 """
 
 import importlib
@@ -52,6 +54,7 @@ from ._errors import (
     UnprocessableEntityError,
     WriteError,
     WriteTimeout,
+    deadline_exceeded,
 )
 from ._headers import Headers
 from ._models import Request, Response
@@ -59,11 +62,20 @@ from ._redirect import RedirectDecision, RedirectReason, redirect_request
 from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry, parse_retry_after
 from ._sentinel import NOT_GIVEN, NotGiven
 from ._statistics import PoolStatistics
-from ._status import STATUS_ERRORS, error_class_for, parse_error_body, status_error
+from ._status import (
+    STATUS_ERRORS,
+    STATUS_RULES,
+    StatusRule,
+    error_class_for,
+    parse_error_body,
+    status_advice,
+    status_error,
+)
 from ._url import URL, build_url
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._decoding import BodyDecoder, StreamDecoder, supported_encodings, wire_headers
     from ._observe import AttemptRecord
     from ._paging import (
         CursorPaging,
@@ -82,6 +94,9 @@ if TYPE_CHECKING:
 # Public name -> the private module that defines it, for the names loaded on first use.
 _LAZY = {
     "AttemptRecord": "_observe",
+    **dict.fromkeys(
+        ("BodyDecoder", "StreamDecoder", "supported_encodings", "wire_headers"), "_decoding"
+    ),
     **dict.fromkeys(
         (
             "CursorPaging",
@@ -117,6 +132,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "NOT_GIVEN",
     "STATUS_ERRORS",
+    "STATUS_RULES",
     "TRANSITIONS",
     "URL",
     "APIConnectionError",
@@ -126,6 +142,7 @@ __all__ = [
     "AttemptRecord",
     "AuthenticationError",
     "BadRequestError",
+    "BodyDecoder",
     "Call",
     "CallEvent",
     "CallInput",
@@ -177,7 +194,9 @@ __all__ = [
     "SendRequest",
     "ServerSentEvent",
     "Sleep",
+    "StatusRule",
     "StreamClosedError",
+    "StreamDecoder",
     "Timeout",
     "TooManyRedirects",
     "UnprocessableEntityError",
@@ -185,11 +204,15 @@ __all__ = [
     "WriteTimeout",
     "__version__",
     "build_url",
+    "deadline_exceeded",
     "decide_retry",
     "error_class_for",
     "parse_error_body",
     "parse_link_header",
     "parse_retry_after",
     "redirect_request",
+    "status_advice",
     "status_error",
+    "supported_encodings",
+    "wire_headers",
 ]

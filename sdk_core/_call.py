@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Final, NoReturn, TypeAlias
 
 from ._config import RetryBudget, RetryPolicy, Timeout
-from ._errors import APIError, APITimeoutError, CallStateError, DeadlineExceeded
+from ._errors import (
+    APIError,
+    APITimeoutError,
+    CallStateError,
+    DeadlineExceeded,
+    deadline_exceeded,
+)
 from ._models import Request, Response
 from ._redirect import RedirectDecision, redirect_error, redirect_request
 from ._retry import SUCCESS, RandomSource, RetryDecision, decide_retry
@@ -248,6 +254,13 @@ class Call:
         options = self._options
         return options.retry.max_retries if options.max_retries is None else options.max_retries
 
+    @property
+    def _total(self) -> float:
+        """``Timeout.total``; read only when there is a deadline, so it is set."""
+        total = self._options.timeout.total
+        assert total is not None
+        return total
+
     def _remaining(self, now: float) -> float | None:
         deadline = self._deadline
         if deadline is None:
@@ -276,12 +289,12 @@ class Call:
         if self._state is READY_TO_SEND:
             remaining = self._remaining(self._estimated_now)
             if remaining is not None and remaining <= 0:
-                error = DeadlineExceeded(
-                    "The call's total timeout ran out before another attempt could start.",
-                    request=self.request,
+                error = deadline_exceeded(
+                    self.request,
+                    self._total,
+                    attempts=self.attempts,
                     request_sent=self.attempts > 0,
                 )
-                error.attempts = self.attempts
                 self._move(NEXT_EVENT, DONE)
                 return Failed(error)
             if self._redirect_pending:  # a redirect continues the attempt it came from
@@ -341,10 +354,8 @@ class Call:
             and self._deadline is not None
             and now >= self._deadline - _DEADLINE_SLACK
         ):
-            cut = DeadlineExceeded(
-                f"The call's total timeout ran out during attempt {self.attempts}: {error}",
-                request=self.request,
-                request_sent=error.request_sent,
+            cut = deadline_exceeded(
+                self.request, self._total, attempts=self.attempts, request_sent=error.request_sent
             )
             cut.__cause__ = error
             error = cut

@@ -5,6 +5,11 @@
 ``APIStatusError`` and its subclasses carry a response the server sent.
 ``PaginationError`` is a successful page that cannot be paged on from.
 The status-to-class table lives in ``_status.py``.
+
+``str(error)`` of an ``APIError`` is its ``message``, then what a reader of a log needs:
+for a status error the advice of the status table, and for a status, connection or
+too-large error that has a request, its method and URL (redacted by the request's
+policy) and the attempts made.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ __all__ = [
     "UnprocessableEntityError",
     "WriteError",
     "WriteTimeout",
+    "deadline_exceeded",
 ]
 
 
@@ -72,14 +78,24 @@ class StreamClosedError(SDKError, RuntimeError):
     """A streamed response body was read a second time, or after it was closed."""
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 class APIError(SDKError):
     """A call to the API did not produce a successful response.
 
     ``attempts`` is the number of attempts the client made (0 when none was sent).
+    ``message`` is the bare message; where ``names_request`` is set, ``str(error)``
+    adds the request's method and redacted URL and the attempts, read when it is called
+    (the client sets ``attempts`` after the error is made); the URL shows only what the
+    request's ``headers.redaction`` allows (no user-info, no query value not allowlisted).
     """
 
     attempts: int
     request: Request | None
+    #: Does ``str()`` name the request? Not for errors whose message already places it.
+    names_request: ClassVar[bool] = False
 
     def __init__(self, message: str, *, request: Request | None = None) -> None:
         super().__init__(message)
@@ -87,9 +103,25 @@ class APIError(SDKError):
         self.request = request
         self.attempts = 0
 
+    def __str__(self) -> str:
+        return self.message + self._where()
+
+    def _where(self) -> str:
+        """The suffix that names the request and the attempts, empty without a request:
+        ``" (GET https://host/v1/items?key=[redacted], 2 attempts)"``."""
+        request = self.request
+        if request is None or not self.names_request:
+            return ""
+        shown = f"{request.method} {request.headers.redaction.url(request.url)}"
+        if self.attempts > 0:
+            shown += ", " + _plural(self.attempts, "attempt")
+        return f" ({shown})"
+
 
 class ResponseTooLargeError(APIError):
     """The response body grew past ``max_response_size``; it is never retried."""
+
+    names_request = True
 
 
 class RedirectError(APIError):
@@ -138,6 +170,7 @@ class APIConnectionError(APIError):
 
     #: Default for the class: can an error of this kind happen after bytes were written?
     may_follow_send: ClassVar[bool] = True
+    names_request = True
 
     def __init__(
         self,
@@ -205,7 +238,30 @@ class PoolTimeout(APITimeoutError):
 
 
 class DeadlineExceeded(APITimeoutError):
-    """The whole call ran out of ``Timeout.total``; no further attempt is made."""
+    """The whole call ran out of ``Timeout.total``; no further attempt is made.
+
+    Drivers build it with ``deadline_exceeded``, so it reads the same wherever the
+    deadline passed (before an attempt, during one, or while a body is read).
+    """
+
+
+def deadline_exceeded(
+    request: Request | None,
+    total: float,
+    *,
+    attempts: int = 0,
+    request_sent: bool | None = None,
+) -> DeadlineExceeded:
+    """The ``DeadlineExceeded`` for ``request``'s call, whose ``Timeout.total`` was
+    ``total`` seconds, after ``attempts`` attempts. ``request_sent`` as for any
+    ``APIConnectionError`` (None: may have been sent). Raises nothing."""
+    error = DeadlineExceeded(
+        f"the call's total timeout of {total} s ran out.",
+        request=request,
+        request_sent=request_sent,
+    )
+    error.attempts = attempts
+    return error
 
 
 class APIStatusError(APIError):
@@ -213,9 +269,12 @@ class APIStatusError(APIError):
 
     ``body`` is the parsed JSON body, or a bounded excerpt of the raw text, or None.
     ``retry_after`` is the wait in seconds the server asked for, when it asked.
+    ``str(error)`` is ``message`` (the server's words first), then what to do about the
+    status where the status table knows (``sdk_core.status_advice``), then the request.
     """
 
     status_code: int
+    names_request = True
 
     def __init__(
         self,
@@ -236,6 +295,15 @@ class APIStatusError(APIError):
         self.type = type
         self.request_id = request_id
         self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        from ._status import status_advice  # _status imports this module
+
+        advice = status_advice(self)
+        if advice is None:
+            return self.message + self._where()
+        end = "" if self.message.endswith((".", "!", "?")) else "."
+        return f"{self.message}{end} {advice}{self._where()}"
 
 
 class BadRequestError(APIStatusError):

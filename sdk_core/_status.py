@@ -1,4 +1,4 @@
-"""From an error response to its typed error: one table maps status to class.
+"""From an error response to its typed error: one table maps status to class and advice.
 
 Bodies are parsed from ``{"error": {...}}`` JSON and RFC 9457 problem details; a body
 that is empty, not JSON, truncated or huge still gives the right class, keeping a
@@ -8,6 +8,7 @@ bounded excerpt of its text.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Final
@@ -25,18 +26,113 @@ from ._errors import (
 )
 from ._models import Response
 
-__all__ = ["STATUS_ERRORS", "ErrorBody", "error_class_for", "parse_error_body", "status_error"]
+__all__ = [
+    "STATUS_ERRORS",
+    "STATUS_RULES",
+    "ErrorBody",
+    "StatusRule",
+    "error_class_for",
+    "parse_error_body",
+    "status_advice",
+    "status_error",
+]
 
-#: The one table from status code to error class; >= 500 falls to InternalServerError.
-STATUS_ERRORS: Final[dict[int, type[APIStatusError]]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _rate_limited(error: APIStatusError) -> str:
+    if error.retry_after is not None:
+        return f"Rate limited: retry after {_seconds(error.retry_after)}."
+    return "Rate limited: slow down, then retry."
+
+
+def _server_failed(error: APIStatusError) -> str:
+    retries = error.attempts - 1
+    said = "The server failed"
+    if retries > 0:
+        said += f"; retried {retries} time{'' if retries == 1 else 's'}"
+    elif retries == 0:
+        said += "; not retried"
+    if error.retry_after is not None:
+        said += f"; it asked for a wait of {_seconds(error.retry_after)}"
+    return said + "."
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRule:
+    """What one error status means: its error class, and what the caller can do about
+    it (``advice``: text, or a function of the error for advice that depends on
+    ``retry_after`` or ``attempts``; None where the server's message is all there is)."""
+
+    error: type[APIStatusError]
+    advice: str | Callable[[APIStatusError], str] | None = None
+
+
+_SERVER_FAILED: Final = StatusRule(InternalServerError, _server_failed)
+_OTHER: Final = StatusRule(APIStatusError)
+
+#: The one status table: class and advice by status code. A status of 500 or more that
+#: is not listed is a server failure (``InternalServerError``); any other an
+#: ``APIStatusError`` without advice. The advice never quotes a request value.
+STATUS_RULES: Final[dict[int, StatusRule]] = {
+    400: StatusRule(BadRequestError),
+    401: StatusRule(
+        AuthenticationError, "Check the API key: it is missing, wrong, expired or revoked."
+    ),
+    403: StatusRule(
+        PermissionDeniedError,
+        "The credentials were accepted but lack permission for this operation or resource.",
+    ),
+    404: StatusRule(
+        NotFoundError,
+        "Check the path and any id in it: the resource does not exist, or these "
+        "credentials cannot see it.",
+    ),
+    405: StatusRule(APIStatusError, "This path does not accept this HTTP method."),
+    408: StatusRule(APIStatusError, "The server gave up waiting for the request."),
+    409: StatusRule(
+        ConflictError, "The resource changed or is busy: read its current state, then retry."
+    ),
+    413: StatusRule(APIStatusError, "The request body is too large for the server: send less."),
+    414: StatusRule(APIStatusError, "The URL is too long for the server: send fewer parameters."),
+    415: StatusRule(
+        APIStatusError, "The server does not accept the body's Content-Type or Content-Encoding."
+    ),
+    422: StatusRule(UnprocessableEntityError),
+    429: StatusRule(RateLimitError, _rate_limited),
+    431: StatusRule(APIStatusError, "The request's headers are too large for the server."),
 }
+
+#: Status code to error class, for the statuses with a class of their own (a view of
+#: ``STATUS_RULES``); >= 500 falls to InternalServerError.
+STATUS_ERRORS: Final[dict[int, type[APIStatusError]]] = {
+    status: rule.error for status, rule in STATUS_RULES.items() if rule.error is not _OTHER.error
+}
+
+
+def _rule_for(status_code: int) -> StatusRule:
+    rule = STATUS_RULES.get(status_code)
+    if rule is not None:
+        return rule
+    return _SERVER_FAILED if status_code >= 500 else _OTHER
+
+
+def error_class_for(status_code: int) -> type[APIStatusError]:
+    """The error class for a status code of 400 or more."""
+    return _rule_for(status_code).error
+
+
+def status_advice(error: APIStatusError) -> str | None:
+    """What the caller can do about ``error``'s status, from ``STATUS_RULES``; None when
+    the table has nothing to add. Reads ``retry_after`` and ``attempts`` as they are now.
+    Raises nothing."""
+    advice = _rule_for(error.status_code).advice
+    if advice is None or isinstance(advice, str):
+        return advice
+    return advice(error)
+
 
 #: Characters of a non-JSON body kept on the error.
 MAX_EXCERPT: Final = 4096
@@ -44,14 +140,6 @@ MAX_EXCERPT: Final = 4096
 MAX_MESSAGE: Final = 300
 #: Bodies larger than this are not parsed as JSON, only excerpted.
 MAX_JSON_BODY: Final = 1 << 20
-
-
-def error_class_for(status_code: int) -> type[APIStatusError]:
-    """The error class for a status code of 400 or more."""
-    cls = STATUS_ERRORS.get(status_code)
-    if cls is not None:
-        return cls
-    return InternalServerError if status_code >= 500 else APIStatusError
 
 
 @dataclass(frozen=True, slots=True)

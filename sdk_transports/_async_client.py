@@ -23,7 +23,6 @@ from sdk_core import (
     CallOptions,
     ClientClosedError,
     Completed,
-    DeadlineExceeded,
     Limits,
     NotGiven,
     RandomSource,
@@ -34,6 +33,7 @@ from sdk_core import (
     SendRequest,
     Sleep,
     Timeout,
+    deadline_exceeded,
 )
 
 from ._anyio_transport import AnyioTransport
@@ -42,6 +42,10 @@ from ._client_base import (
     ClientConfig,
     ClientSettings,
     RequestKwargs,
+    check_limits,
+    check_request_keywords,
+    check_settings,
+    check_size,
     log_attempt,
     logger,
     observe,
@@ -85,6 +89,10 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
     raises ``DeadlineExceeded``. When the calling task is cancelled, the attempt's
     connection is released and the cancellation propagates; no retry follows.
 
+    ``content`` may also be an async iterable of bytes; a sync iterable or a binary
+    file is read in the calling task as the body goes out, one step (one read of 64
+    KiB) at a time, so the transport is only ever handed bytes or an async iterable.
+
     Redirects (301, 302, 303, 307, 308) are followed up to ``max_redirects`` times
     (``follow_redirects=False`` or 0 returns the 3xx); one that cannot be followed
     raises ``RedirectError``, a chain that is too long ``TooManyRedirects``.
@@ -110,7 +118,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         max_retries: int | NotGiven = NOT_GIVEN,
         retry: RetryPolicy | None = None,
         limits: Limits | None = None,
-        default_headers: Mapping[str, str] | None = None,
+        default_headers: Mapping[str, str | None] | None = None,
         transport: AsyncTransport | None = None,
         *,
         verify: VerifyTypes = True,
@@ -121,6 +129,9 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         sleep: AsyncSleep | None = None,
         **settings: Unpack[ClientSettings],
     ) -> None:
+        check_settings(self, settings)
+        check_limits(limits)
+        check_size("max_response_size", max_response_size)
         config = ClientConfig.create(
             base_url=base_url,
             api_key=api_key,
@@ -128,6 +139,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             max_retries=max_retries,
             retry=retry,
             default_headers=default_headers,
+            asynchronous=True,
             **settings,
         )
         owns_transport = transport is None
@@ -169,7 +181,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             shared.after_fork()
         clock = shared.clock
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
-        deadline = call.deadline
+        deadline, total = call.deadline, options.timeout.total
         debug = logger.isEnabledFor(logging.DEBUG)
         hooks = self._config.hooks
         sent = 0.0
@@ -181,16 +193,13 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
                     if debug:
                         log_attempt(event.request, call.attempts)
                 try:
-                    if deadline is None:
+                    if deadline is None or total is None:
                         response = await attempt(event.request, event.timeout)
                     else:
                         with anyio.move_on_after(max(deadline - clock(), 0.0)) as scope:
                             response = await attempt(event.request, event.timeout)
                         if scope.cancelled_caught:
-                            raise DeadlineExceeded(
-                                "The call's total timeout ran out during an attempt.",
-                                request=event.request,
-                            )
+                            raise deadline_exceeded(event.request, total)
                 except APIError as exc:
                     call.receive_error(exc, now=clock())
                     result: Response | APIError = exc
@@ -216,7 +225,9 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
 
         Retries, redirects, error statuses, the hard ``Timeout(total=...)`` deadline
         (which bounds the body's reads too) and cancellation work as for ``request``.
+        An unknown keyword raises ``TypeError`` here, not at ``async with``.
         """
+        check_request_keywords(kwargs)
         return _StreamCall(self, method, path, kwargs)
 
     async def _open_stream(
@@ -257,6 +268,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             deadline=deadline,
             clock=shared.clock,
             max_size=shared.max_response_size,
+            total=options.timeout.total,
         )
 
     async def get(self, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
@@ -311,7 +323,9 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         """The items of every page of a listing, for ``async for``, read with ``paging``;
         ``.pages()`` gives whole pages. Each page is one ``request`` call, so it behaves
         (and is cancelled) as one. Nothing is sent until iterated; see
-        ``sdk_transports._paging.AsyncPaginator``. Raises ``InvalidRequestError`` here."""
+        ``sdk_transports._paging.AsyncPaginator``. Raises ``InvalidRequestError`` (and
+        ``TypeError`` for an unknown keyword) here."""
+        check_request_keywords(kwargs, "max_pages")
         from ._paging import AsyncPaginator  # loaded by the first paginate call
 
         return AsyncPaginator(self, method, path, paging, max_pages=max_pages, kwargs=kwargs)

@@ -49,7 +49,7 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None:
-        """Close every connection. Requests after this raise ``ConnectError``."""
+        """Close every connection. Requests after this raise ``ClientClosedError``."""
         ...
 
 

@@ -209,7 +209,8 @@ def test_a_status_error_message_is_scrubbed_of_what_the_request_hid() -> None:
     )
     body = f'{{"error": {{"message": "bad {SECRET} / zQ-header-key", "code": "{SECRET}"}}}}'
     error = status_error(Response(403, content=body.encode(), request=request))
-    assert str(error) == "Error code: 403 - bad [redacted] / [redacted] (code=[redacted])"
+    assert error.message == "Error code: 403 - bad [redacted] / [redacted] (code=[redacted])"
+    assert str(error).endswith(" (GET https://a.test/p?token=[redacted])")
     assert error.code == SECRET  # the parsed fields keep the server's data
     no_request = status_error(Response(403, content=body.encode()))
     assert SECRET in str(no_request)  # nothing known to hide

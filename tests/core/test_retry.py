@@ -758,7 +758,7 @@ def test_a_timeout_at_the_deadline_becomes_deadline_exceeded(cls: type[APITimeou
     assert failed.error.__cause__ is timeout
     assert failed.error.request_sent is True
     assert failed.error.attempts == 1
-    assert "attempt 1" in str(failed.error)
+    assert str(failed.error).endswith(", 1 attempt)")
     assert timeout.request is call.request
 
 

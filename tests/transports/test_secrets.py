@@ -568,7 +568,8 @@ def test_status_error_message_hides_what_the_request_hid() -> None:
     response = Response(401, content=body, request=request)
     error = status_error(response)
     assert "zQ" not in str(error)
-    assert str(error) == "Error code: 401 - bad [redacted] for [redacted] (code=c)"
+    assert error.message == "Error code: 401 - bad [redacted] for [redacted] (code=c)"
+    assert str(error).endswith(" (GET https://api.example.test/items?sig=[redacted]&page=1)")
     assert error.body["error"]["message"].startswith("bad zQbearer")  # the data is kept
 
 
