@@ -25,6 +25,7 @@ __all__ = [
     "ResponseEnd",
     "ResponseEvent",
     "ResponseHead",
+    "check_http1_version",
 ]
 
 #: The largest response header block accepted, in bytes.
@@ -74,6 +75,21 @@ class ResponseEnd:
 
 
 ResponseEvent: TypeAlias = "ResponseHead | BodyChunk | ResponseEnd | _NeedData"
+
+
+def check_http1_version(version: bytes) -> None:
+    """Raise ``RemoteProtocolError`` (the peer's fault, ``request_sent=True``) unless
+    ``version``, a status line's "d.d" after "HTTP/", is 1.x.
+
+    h11 reads any "HTTP/d.d" status line; only 1.x has HTTP/1.1's syntax and framing
+    (RFC 9112 2.3: a later minor version is read as 1.1).
+    """
+    if version[:2] != b"1.":
+        raise RemoteProtocolError(
+            "The server sent an invalid HTTP response: its status line says "
+            f"HTTP/{version.decode('ascii', 'replace')}, not HTTP/1.x.",
+            request_sent=True,
+        )
 
 
 class ClientCodec:
@@ -217,16 +233,11 @@ class ClientCodec:
             )
 
     def _check_version(self, event: h11.Response | h11.InformationalResponse) -> None:
-        # h11 reads any "HTTP/d.d" status line; only 1.x is HTTP/1.1's syntax and framing
-        # (RFC 9112 2.3: a later minor version is read as 1.1).
-        version = event.http_version
-        if version[:2] != b"1.":
+        try:
+            check_http1_version(event.http_version)
+        except RemoteProtocolError:
             self._doubtful = True
-            raise RemoteProtocolError(
-                "The server sent an invalid HTTP response: its status line says "
-                f"HTTP/{version.decode('ascii')}, not HTTP/1.x.",
-                request_sent=True,
-            )
+            raise
 
     def _head(self, event: h11.Response) -> ResponseHead:
         raw = event.headers

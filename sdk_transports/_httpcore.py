@@ -244,7 +244,7 @@ class HttpcoreTransport:
                     to_httpcore_request(request, timeout, request.content)
                 )
                 try:
-                    headers = response_headers(raw.headers, request)
+                    headers = response_headers(raw, request)
                     decoder = BodyDecoder(
                         headers.first("content-encoding"), max_size=self._max_response_size
                     )
@@ -276,7 +276,7 @@ class HttpcoreTransport:
             with map_httpcore_exceptions(request, timeout):
                 raw = self._pool.handle_request(raw_request)
                 try:
-                    headers = response_headers(raw.headers, request)
+                    headers = response_headers(raw, request)
                     decoder = StreamDecoder(headers.first("content-encoding"), window=STREAM_WINDOW)
                 except BaseException:
                     raw.close()
@@ -344,7 +344,7 @@ class AsyncHttpcoreTransport:
         with map_httpcore_exceptions(request, timeout):
             raw = await self._send(request, timeout)
             try:
-                headers = response_headers(raw.headers, request)
+                headers = response_headers(raw, request)
                 decoder = BodyDecoder(
                     headers.first("content-encoding"), max_size=self._max_response_size
                 )
@@ -389,7 +389,7 @@ class AsyncHttpcoreTransport:
         with map_httpcore_exceptions(request, timeout):
             raw = await self._send(request, timeout, raw_request)
             try:
-                headers = response_headers(raw.headers, request)
+                headers = response_headers(raw, request)
                 decoder = StreamDecoder(headers.first("content-encoding"), window=STREAM_WINDOW)
             except BaseException:
                 with anyio.CancelScope(shield=True):

@@ -27,8 +27,9 @@ from sdk_core import (
     Timeout,
     WriteError,
     WriteTimeout,
+    wire_headers,
 )
-from sdk_core._http11 import MAX_HEADER_BYTES
+from sdk_core._http11 import MAX_HEADER_BYTES, check_http1_version
 from sdk_core._statistics import PoolStatistics
 
 from ._connect_errors import connect_error, where
@@ -126,11 +127,10 @@ def map_httpcore_exceptions(request: Request, timeout: Timeout | None = None) ->
 
 
 def to_httpcore_request(request: Request, timeout: Timeout, content: Any) -> httpcore.Request:
-    """The httpcore form of ``request``, with a Host header and the phase timeouts."""
+    """The httpcore form of ``request``: its wire header lines (Host, and chunked
+    framing for a body of unknown length) and the phase timeouts."""
     url = request.url
-    raw = request.headers.raw()
-    if "host" not in request.headers:
-        raw.insert(0, (b"Host", url.host_header.encode("ascii")))
+    raw = wire_headers(request)
     return httpcore.Request(
         method=request.method.encode("ascii"),
         url=httpcore.URL(
@@ -192,12 +192,23 @@ class AsyncBody:
             await close()
 
 
-def response_headers(raw: list[tuple[bytes, bytes]], request: Request) -> Headers:
-    """Headers from httpcore's raw pairs (already validated by h11).
+def response_headers(response: httpcore.Response, request: Request) -> Headers:
+    """Headers of httpcore's ``response`` (already validated by h11).
 
-    Raises ``RemoteProtocolError`` for a block over ``MAX_HEADER_BYTES``, the bound the
-    core's codec applies, which httpcore does not enforce on a block that arrives whole.
+    Raises ``RemoteProtocolError``, as the core's codec does, for a status line whose
+    version is not HTTP/1.x (h11 reads any "HTTP/d.d"; HTTP/2, which httpcore reports for
+    a real HTTP/2 connection, passes) and for a block over ``MAX_HEADER_BYTES``, which
+    httpcore does not enforce on a block that arrives whole.
     """
+    version = response.extensions.get("http_version", b"HTTP/1.1")
+    if version != b"HTTP/2":
+        try:
+            check_http1_version(version.removeprefix(b"HTTP/"))
+        except RemoteProtocolError as exc:
+            never_reuse(response)  # its framing cannot be trusted
+            exc.request = request
+            raise
+    raw = response.headers
     size = sum(len(n) + len(v) + 4 for n, v in raw)
     if size > MAX_HEADER_BYTES:
         raise RemoteProtocolError(
@@ -263,10 +274,19 @@ def drop_if_bytes_past_response(raw: httpcore.Response) -> bool:
         data, closed = state.trailing_data
         if not data and not closed:
             return False
+    never_reuse(raw)
+    return True
+
+
+def never_reuse(raw: httpcore.Response) -> None:
+    """Make httpcore close ``raw``'s connection when ``raw`` is closed, whatever was read:
+    h11's ``send_failed()`` where the state is reachable, else a socket shutdown (see
+    ``drop_if_bytes_past_response``)."""
+    state = h11_state_of(raw)
+    if state is not None:
         state.send_failed()
-        return True
+        return
     stream = raw.extensions.get("network_stream")
     sock = stream.get_extra_info("socket") if stream is not None else None
     with contextlib.suppress(AttributeError, OSError):  # no socket, or already shut
         sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
-    return True

@@ -371,23 +371,12 @@ def content_cases() -> dict[str, tuple[Callable[[], Any], bytes]]:
     }
 
 
-STREAMED = {"list", "generator", "file", "lines-file", "async-generator"}
-# The httpcore adapters hand httpcore a streamed body without Transfer-Encoding:
-# chunked, so h11 frames it as empty and raises LocalProtocolError ("Too much data for
-# declared Content-Length"). ``to_httpcore_request`` (owned by the transports) must add
-# the header; until then these run as strict xfails.
-HTTPCORE_STREAM_GAP = pytest.mark.xfail(
-    strict=True, reason="httpcore adapters send a streamed body without Transfer-Encoding"
-)
-
-
 def content_params(transports: dict[str, Callable[[], Any]], kinds: list[str]) -> list[Any]:
-    cases = []
-    for transport in transports:
-        for kind in kinds:
-            marks = [HTTPCORE_STREAM_GAP] if "Httpcore" in transport and kind in STREAMED else []
-            cases.append(pytest.param(transport, kind, marks=marks, id=f"{transport}-{kind}"))
-    return cases
+    return [
+        pytest.param(transport, kind, id=f"{transport}-{kind}")
+        for transport in transports
+        for kind in kinds
+    ]
 
 
 @pytest.mark.parametrize(

@@ -37,14 +37,6 @@ ASYNC: dict[str, tuple[Callable[[], Any], bool | None]] = {
     "anyio-h11": (AnyioTransport, False),
     "httpcore": (AsyncHttpcoreTransport, None),
 }
-#: Transports that still read such a response as a success: a strict xfail each, so the
-#: day they refuse it the run fails and the entry goes.
-KNOWN_GAPS = {
-    "httpcore": (
-        "h11 inside httpcore accepts any HTTP/d.d status line and the adapter does not "
-        "check raw.extensions['http_version']"
-    ),
-}
 
 
 def answer(version: str) -> bytes:
@@ -83,12 +75,6 @@ async def acall(client: AsyncClient, *, streamed: bool) -> None:
         await client.get("/")
 
 
-def expect_gap(request: pytest.FixtureRequest, name: str) -> None:
-    reason = KNOWN_GAPS.get(name)
-    if reason is not None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 @pytest.mark.parametrize("streamed", [False, True], ids=["request", "stream"])
 @pytest.mark.parametrize("version", REFUSED)
 @pytest.mark.parametrize("name", SYNC)
@@ -98,9 +84,7 @@ def test_another_version_is_refused(
     streamed: bool,
     server: FaultServer,
     monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
 ) -> None:
-    expect_gap(request, name)
     transport = transport_for(name, SYNC, monkeypatch)
     server.script(read_request(), send(answer(version)))
     with Client(server.url, transport=transport, max_retries=0) as client:
@@ -134,9 +118,7 @@ async def test_another_version_is_refused_async(
     streamed: bool,
     server: FaultServer,
     monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
 ) -> None:
-    expect_gap(request, name)
     transport = transport_for(name, ASYNC, monkeypatch)
     server.script(read_request(), send(answer(version)))
     async with AsyncClient(server.url, transport=transport, max_retries=0) as client:
