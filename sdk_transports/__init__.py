@@ -19,15 +19,17 @@ if TYPE_CHECKING:
     from ._paging import AsyncPaginator, Paginator
     from ._protocols import AsyncTransport, Transport
     from ._sockets import SocketTransport
-    from ._streaming import AsyncStreamResponse, StreamResponse
+    from ._streaming import AsyncBodyIterator, AsyncStreamResponse, BodyIterator, StreamResponse
 
 __all__ = [
     "AnyioTransport",
+    "AsyncBodyIterator",
     "AsyncClient",
     "AsyncHttpcoreTransport",
     "AsyncPaginator",
     "AsyncStreamResponse",
     "AsyncTransport",
+    "BodyIterator",
     "Client",
     "HttpcoreTransport",
     "MockTransport",
@@ -40,11 +42,13 @@ __all__ = [
 # Public name -> the private module that defines it.
 _HOMES = {
     "AnyioTransport": "_anyio_transport",
+    "AsyncBodyIterator": "_streaming",
     "AsyncClient": "_async_client",
     "AsyncHttpcoreTransport": "_httpcore",
     "AsyncPaginator": "_paging",
     "AsyncStreamResponse": "_streaming",
     "AsyncTransport": "_protocols",
+    "BodyIterator": "_streaming",
     "Client": "_client",
     "HttpcoreTransport": "_httpcore",
     "MockTransport": "_mock",
