@@ -194,20 +194,6 @@ class Headers(Mapping[str, str]):
         self._lower = lower
         return self
 
-    @classmethod
-    def _received(cls, items: tuple[tuple[str, str], ...], lower: dict[str, list[str]]) -> Headers:
-        """Build from pairs received from a peer whose names are lowercase already, with
-        ``lower`` their index (name to values, in order), built by the caller."""
-        self = cls.__new__(cls)
-        self._redaction = None
-        self._request_fields = None
-        self._head = None
-        self._base = None
-        self._pending = None
-        self._items = items
-        self._lower = lower
-        return self
-
     def _appended(self, extra: tuple[tuple[str, str], ...], redaction: Redaction | None) -> Headers:
         """A copy with ``extra`` (validated pairs) after every field. The index is
         copied, not rebuilt, and ``encode_request_head`` derives the copy's request

@@ -347,6 +347,9 @@ def test_parse_link_header_rfc_8288_examples() -> None:
     assert parse_link_header(
         '<http://example.org/>; rel="start http://example.net/relation/other"'
     )[0].rel == ("start", "http://example.net/relation/other")
+    # rel need not be the first param; only the first rel counts.
+    assert parse_link_header('</p2>; title="two"; rel="next"; rel="last"')[0].rel == ("next",)
+    assert parse_link_header('</p2>; title="two"')[0].rel == ()
 
 
 def test_parse_link_header_github_style() -> None:
