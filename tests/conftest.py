@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
+
+#: ``SDK_TESTS_WITHOUT_HTTPTOOLS=1`` hides httptools, as a plain ``pip install`` (without
+#: the ``fast`` extra) lacks it: every transport then reads responses with the h11 codec.
+#: Set before anything imports sdk_core (this conftest is loaded first).
+WITHOUT_HTTPTOOLS = os.environ.get("SDK_TESTS_WITHOUT_HTTPTOOLS") == "1"
+if WITHOUT_HTTPTOOLS:
+    sys.modules["httptools"] = None  # type: ignore[assignment]  # import raises ImportError
+
+
+def pytest_report_header() -> str:
+    return "codec: h11 (httptools hidden)" if WITHOUT_HTTPTOOLS else "codec: as installed"
 
 
 @pytest.fixture(params=["asyncio", "trio"])
