@@ -34,6 +34,7 @@ __all__ = [
     "DeadlineExceeded",
     "InternalServerError",
     "InvalidRequestError",
+    "LocalProtocolError",
     "NotFoundError",
     "PaginationError",
     "PermissionDeniedError",
@@ -62,7 +63,13 @@ class InvalidRequestError(SDKError, ValueError):
     """The caller built a request that cannot be sent; raised before sending."""
 
 
-class CallStateError(SDKError, RuntimeError):
+class LocalProtocolError(SDKError, RuntimeError):
+    """A driver broke a rule of the sans-I/O core (fed a codec after EOF, fed a ``Call``
+    an input its state does not take): a bug in the code driving the core, never the
+    peer's fault, and never retried."""
+
+
+class CallStateError(LocalProtocolError):
     """A driver fed a ``Call`` an input its current state does not accept."""
 
 

@@ -22,7 +22,7 @@ from typing import Final
 
 import h11
 
-from ._errors import InvalidRequestError, RemoteProtocolError
+from ._errors import InvalidRequestError, LocalProtocolError, RemoteProtocolError
 from ._headers import Headers, scan_fields
 from ._http11 import (
     _BROKEN_BEFORE_REQUEST,
@@ -300,7 +300,7 @@ class FastClientCodec(ClientCodec):
             self._eof = self._eof or not data
             try:
                 self._delegate.feed(data)
-            except RemoteProtocolError:
+            except (RemoteProtocolError, LocalProtocolError):
                 self._doubtful = True
                 raise
             return
@@ -309,10 +309,7 @@ class FastClientCodec(ClientCodec):
             return
         if self._eof:  # a driver bug, not the peer's
             self._doubtful = True
-            raise RemoteProtocolError(
-                "Data fed after EOF: received close, then received more data?",
-                request_sent=True,
-            )
+            raise LocalProtocolError("Data fed after EOF: received close, then received more data?")
         if self._recv == _R_ERROR:
             return  # nothing more will be read from this connection
         buf, pos = self._buf, self._pos

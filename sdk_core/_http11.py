@@ -14,7 +14,7 @@ from typing import Final, TypeAlias
 
 import h11
 
-from ._errors import InvalidRequestError, RemoteProtocolError
+from ._errors import InvalidRequestError, LocalProtocolError, RemoteProtocolError
 from ._headers import Headers
 from ._models import Request
 
@@ -181,7 +181,7 @@ class ClientCodec:
             self._eof = self._eof or not data
         except RuntimeError as exc:  # data after EOF: a driver bug, not the peer's
             self._doubtful = True
-            raise RemoteProtocolError(f"Data fed after EOF: {exc}", request_sent=True) from None
+            raise LocalProtocolError(f"Data fed after EOF: {exc}") from None
 
     def next_event(self) -> ResponseEvent:
         """The next response event, or ``NEED_DATA``."""

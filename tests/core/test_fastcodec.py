@@ -24,6 +24,7 @@ from sdk_core import (
     Completed,
     Headers,
     InvalidRequestError,
+    LocalProtocolError,
     RemoteProtocolError,
     Request,
     SendRequest,
@@ -704,7 +705,7 @@ def test_a_head_request_after_eof_is_answered_by_an_error() -> None:
     codec.encode_request(Request("HEAD", URL_TEXT), body=b"")
     with pytest.raises(RemoteProtocolError):
         codec.next_event()
-    with pytest.raises(RemoteProtocolError, match="after EOF"):
+    with pytest.raises(LocalProtocolError, match="after EOF"):
         codec.feed(b"late")
 
 
@@ -940,7 +941,7 @@ def test_the_installed_llhttp_refuses_what_h11_must_judge() -> None:
 def test_data_after_eof_is_refused(codec_class: type[ClientCodec]) -> None:
     codec = codec_for("GET", codec_class)
     codec.feed(b"")
-    with pytest.raises(RemoteProtocolError, match="after EOF"):
+    with pytest.raises(LocalProtocolError, match="after EOF"):
         codec.feed(b"HTTP/1.1 200 OK\r\n")
     assert not codec.reusable
 

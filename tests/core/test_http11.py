@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdk_core import InvalidRequestError, RemoteProtocolError, Request
+from sdk_core import (
+    APIError,
+    CallStateError,
+    InvalidRequestError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    Request,
+)
 from sdk_core._http11 import (
     MAX_HEADER_BYTES,
     NEED_DATA,
@@ -349,9 +356,13 @@ def test_eof_before_any_response_is_a_protocol_error() -> None:
 def test_data_after_eof_is_refused() -> None:
     codec = get_codec()
     codec.feed(b"")
-    with pytest.raises(RemoteProtocolError, match="after EOF"):
+    with pytest.raises(LocalProtocolError, match="after EOF") as caught:
         codec.feed(b"HTTP/1.1 200 OK\r\n")
     assert not codec.reusable
+    # The driver's bug: not the peer's (no RemoteProtocolError), and not an APIError,
+    # so no client retries it as a connection failure.
+    assert not isinstance(caught.value, APIError)
+    assert issubclass(CallStateError, LocalProtocolError)
 
 
 # -- bounds and garbage ------------------------------------------------------------
