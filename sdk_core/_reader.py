@@ -65,8 +65,8 @@ class ResponseReader:
                 self._head = event
                 _adopt_redaction(event, self._request)
                 encodings = event.headers._values("content-encoding")
-                if encodings:
-                    self._decoder = BodyDecoder(encodings[0], max_size=self._max_size)
+                if encodings:  # every line of the field: RFC 9110 5.3 joins them
+                    self._decoder = BodyDecoder(", ".join(encodings), max_size=self._max_size)
             else:
                 assert isinstance(event, ResponseEnd)
                 head = self._head
@@ -118,7 +118,7 @@ class StreamReader:
         # The codec yields the head before anything else of a response.
         assert isinstance(event, ResponseHead)
         _adopt_redaction(event, self._request)
-        self._decoder = StreamDecoder(event.headers.first("content-encoding"), window=self._window)
+        self._decoder = StreamDecoder(event.headers.get("content-encoding"), window=self._window)
         return Response(event.status_code, headers=event.headers, request=self._request)
 
     def body(self) -> bytes | _NeedData:

@@ -18,8 +18,16 @@ from typing import Any
 import anyio
 import httpcore
 
-from sdk_core import APIError, Limits, ReadTimeout, Request, Response, Timeout
-from sdk_core._decoding import BodyDecoder, StreamDecoder
+from sdk_core import (
+    APIError,
+    BodyDecoder,
+    Limits,
+    ReadTimeout,
+    Request,
+    Response,
+    StreamDecoder,
+    Timeout,
+)
 from sdk_core._statistics import PoolStatistics
 
 from ._httpcore_common import (
@@ -246,7 +254,7 @@ class HttpcoreTransport:
                 try:
                     headers = response_headers(raw, request)
                     decoder = BodyDecoder(
-                        headers.first("content-encoding"), max_size=self._max_response_size
+                        headers.get("content-encoding"), max_size=self._max_response_size
                     )
                     body = bytearray()
                     for chunk in raw.stream:  # type: ignore[union-attr]
@@ -277,7 +285,7 @@ class HttpcoreTransport:
                 raw = self._pool.handle_request(raw_request)
                 try:
                     headers = response_headers(raw, request)
-                    decoder = StreamDecoder(headers.first("content-encoding"), window=STREAM_WINDOW)
+                    decoder = StreamDecoder(headers.get("content-encoding"), window=STREAM_WINDOW)
                 except BaseException:
                     raw.close()
                     raise
@@ -346,7 +354,7 @@ class AsyncHttpcoreTransport:
             try:
                 headers = response_headers(raw, request)
                 decoder = BodyDecoder(
-                    headers.first("content-encoding"), max_size=self._max_response_size
+                    headers.get("content-encoding"), max_size=self._max_response_size
                 )
                 body = bytearray()
                 async for chunk in raw.stream:  # type: ignore[union-attr]
@@ -390,7 +398,7 @@ class AsyncHttpcoreTransport:
             raw = await self._send(request, timeout, raw_request)
             try:
                 headers = response_headers(raw, request)
-                decoder = StreamDecoder(headers.first("content-encoding"), window=STREAM_WINDOW)
+                decoder = StreamDecoder(headers.get("content-encoding"), window=STREAM_WINDOW)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await raw.aclose()
