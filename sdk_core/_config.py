@@ -20,6 +20,14 @@ __all__ = ["MAX_TIMEOUT", "Limits", "RetryBudget", "RetryPolicy", "Timeout", "wa
 MAX_TIMEOUT = 1_000_000.0
 
 
+def _shown(value: float) -> str:
+    """A refused (negative or NaN) ``value`` for a message: an int too long to print
+    (its repr may pass the int-to-str limit) is described instead."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a negative int of over 64 bits"
+    return repr(value)
+
+
 def _check_seconds(name: str, value: float | None) -> float | None:
     """``value`` as the seconds of the ``Timeout`` field ``name`` (None: no limit)."""
     if value is None:
@@ -27,7 +35,7 @@ def _check_seconds(name: str, value: float | None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{name} must be a number of seconds or None.")
     if value != value or value < 0:  # NaN or negative; an int is compared as it is, unconverted
-        raise InvalidRequestError(f"{name} must be >= 0, got {value!r}.")
+        raise InvalidRequestError(f"{name} must be >= 0, got {_shown(value)}.")
     if value >= MAX_TIMEOUT:
         return None if value == math.inf else MAX_TIMEOUT
     return float(value)

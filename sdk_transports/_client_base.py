@@ -178,7 +178,13 @@ def as_timeout(value: Timeout | float | None) -> Timeout:
         return Timeout(value)
     except (TypeError, ValueError):
         pass
-    shown = repr(value) if isinstance(value, int | float) else type(value).__name__
+    given: object = value
+    if isinstance(given, int) and given.bit_length() > 64:  # its repr may pass the limit
+        shown = "a negative int of over 64 bits"
+    elif isinstance(given, int | float):
+        shown = repr(given)
+    else:
+        shown = type(given).__name__
     raise InvalidRequestError(
         f"timeout must be a Timeout, a number of seconds >= 0 or None, not {shown}."
     )
@@ -554,6 +560,11 @@ class _FileChunks(Iterator[bytes]):
 
     def __next__(self) -> bytes:
         chunk = self._file.read(CONTENT_CHUNK)
+        if chunk is None:  # a non-blocking file with nothing ready: not its end
+            raise InvalidRequestError(
+                "The content file is non-blocking and had no data ready; pass a blocking "
+                "file, bytes or an iterable of bytes."
+            )
         if not chunk:
             raise StopIteration
         if not isinstance(chunk, bytes | bytearray | memoryview):

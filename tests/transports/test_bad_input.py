@@ -439,6 +439,39 @@ def test_a_content_file_is_read_in_pieces_and_reaches_the_transport_as_bytes() -
     assert file.reads == [65536, 65536, 65536, 65536]
 
 
+class NonBlockingFile(io.RawIOBase):
+    """A non-blocking raw file with nothing ready: ``read`` answers None, not b""."""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> None:
+        return None
+
+
+def test_a_non_blocking_content_file_is_refused_not_taken_for_its_end() -> None:
+    def handler(request: Request) -> Response:
+        b"".join(request.content)  # type: ignore[arg-type]  # read as a transport does
+        return Response(200)
+
+    client = Client("https://api.example.test", transport=MockTransport(handler))
+    with client, pytest.raises(InvalidRequestError, match="non-blocking"):
+        client.post("/up", content=NonBlockingFile())
+
+
+@pytest.mark.parametrize("huge", [-(10**5000), 10**5000], ids=["negative", "positive"])
+def test_a_huge_int_timeout_gets_a_typed_error_or_is_clamped(huge: int) -> None:
+    transport, seen = recorder()
+    with Client("https://api.example.test", transport=transport) as client:
+        if huge < 0:
+            with pytest.raises(InvalidRequestError, match="negative int of over 64 bits"):
+                client.get("/", timeout=huge)
+            assert seen == []
+        else:
+            client.get("/", timeout=huge)
+            assert len(seen) == 1
+
+
 @pytest.mark.anyio
 async def test_async_client_adapts_sync_content_to_an_async_iterator() -> None:
     """AsyncClient hands a transport bytes or an async iterable only."""
