@@ -8,9 +8,10 @@ bounded excerpt of its text.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any, Final
 
 from ._errors import (
@@ -73,43 +74,48 @@ class StatusRule:
 _SERVER_FAILED: Final = StatusRule(InternalServerError, _server_failed)
 _OTHER: Final = StatusRule(APIStatusError)
 
-#: The one status table: class and advice by status code. A status of 500 or more that
+#: The one status table, read-only: class and advice by status code. A status of 500 or more that
 #: is not listed is a server failure (``InternalServerError``); any other an
 #: ``APIStatusError`` without advice. The advice never quotes a request value.
-STATUS_RULES: Final[dict[int, StatusRule]] = {
-    400: StatusRule(BadRequestError),
-    401: StatusRule(
-        AuthenticationError, "Check the API key: it is missing, wrong, expired or revoked."
-    ),
-    403: StatusRule(
-        PermissionDeniedError,
-        "The credentials were accepted but lack permission for this operation or resource.",
-    ),
-    404: StatusRule(
-        NotFoundError,
-        "Check the path and any id in it: the resource does not exist, or these "
-        "credentials cannot see it.",
-    ),
-    405: StatusRule(APIStatusError, "This path does not accept this HTTP method."),
-    408: StatusRule(APIStatusError, "The server gave up waiting for the request."),
-    409: StatusRule(
-        ConflictError, "The resource changed or is busy: read its current state, then retry."
-    ),
-    413: StatusRule(APIStatusError, "The request body is too large for the server: send less."),
-    414: StatusRule(APIStatusError, "The URL is too long for the server: send fewer parameters."),
-    415: StatusRule(
-        APIStatusError, "The server does not accept the body's Content-Type or Content-Encoding."
-    ),
-    422: StatusRule(UnprocessableEntityError),
-    429: StatusRule(RateLimitError, _rate_limited),
-    431: StatusRule(APIStatusError, "The request's headers are too large for the server."),
-}
+STATUS_RULES: Final[Mapping[int, StatusRule]] = MappingProxyType(
+    {
+        400: StatusRule(BadRequestError),
+        401: StatusRule(
+            AuthenticationError, "Check the API key: it is missing, wrong, expired or revoked."
+        ),
+        403: StatusRule(
+            PermissionDeniedError,
+            "The credentials were accepted but lack permission for this operation or resource.",
+        ),
+        404: StatusRule(
+            NotFoundError,
+            "Check the path and any id in it: the resource does not exist, or these "
+            "credentials cannot see it.",
+        ),
+        405: StatusRule(APIStatusError, "This path does not accept this HTTP method."),
+        408: StatusRule(APIStatusError, "The server gave up waiting for the request."),
+        409: StatusRule(
+            ConflictError, "The resource changed or is busy: read its current state, then retry."
+        ),
+        413: StatusRule(APIStatusError, "The request body is too large for the server: send less."),
+        414: StatusRule(
+            APIStatusError, "The URL is too long for the server: send fewer parameters."
+        ),
+        415: StatusRule(
+            APIStatusError,
+            "The server does not accept the body's Content-Type or Content-Encoding.",
+        ),
+        422: StatusRule(UnprocessableEntityError),
+        429: StatusRule(RateLimitError, _rate_limited),
+        431: StatusRule(APIStatusError, "The request's headers are too large for the server."),
+    }
+)
 
 #: Status code to error class, for the statuses with a class of their own (a view of
-#: ``STATUS_RULES``); >= 500 falls to InternalServerError.
-STATUS_ERRORS: Final[dict[int, type[APIStatusError]]] = {
-    status: rule.error for status, rule in STATUS_RULES.items() if rule.error is not _OTHER.error
-}
+#: ``STATUS_RULES``, read-only as it is); >= 500 falls to InternalServerError.
+STATUS_ERRORS: Final[Mapping[int, type[APIStatusError]]] = MappingProxyType(
+    {status: rule.error for status, rule in STATUS_RULES.items() if rule.error is not _OTHER.error}
+)
 
 
 def _rule_for(status_code: int) -> StatusRule:

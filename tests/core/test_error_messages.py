@@ -119,6 +119,11 @@ def test_the_status_table_is_the_one_home_of_classes_and_advice() -> None:
         if rule is not None:
             assert sdk_core.error_class_for(status) is rule.error
     assert STATUS_RULES[400] == StatusRule(sdk_core.BadRequestError)  # no advice
+    # One table, read-only: an edit elsewhere cannot change every error's str().
+    with pytest.raises(TypeError):
+        STATUS_RULES[400] = StatusRule(sdk_core.APIStatusError)  # type: ignore[index]
+    with pytest.raises(TypeError):
+        sdk_core.STATUS_ERRORS[404] = sdk_core.APIStatusError  # type: ignore[index]
     assert all(status not in STATUS_ERRORS for status in (405, 408, 413, 414, 415, 431))
 
 

@@ -504,7 +504,9 @@ TIMEOUTS: dict[str, Any] = {
     "inf": math.inf,
     "1e300": 1e300,
     "10**400": 10**400,
-    "wraps-a-socket-timeout": 4294967.8,  # a blocking socket would time out at 0.5 s
+    # Past 2**31 ms a blocking socket's timeout wraps (to about 0.5 s here): the clamp that
+    # keeps it below is tested in tests/core; here it must simply work.
+    "past-the-socket-wrap": 4294967.8,
     "read-inf-total-inf": Timeout(5.0, read=math.inf, total=math.inf),
     "phases-1e10-total-1e300": Timeout(1e10, total=1e300),
 }
