@@ -57,8 +57,8 @@ KNOWN_GAPS = {
     ("httpcore", "trio"): (
         "httpcore 1.0.9 nests async generators (PoolByteStream.__aiter__ -> "
         "HTTP11ConnectionByteStream.__aiter__ -> AsyncHTTP11Connection._receive_response_body) "
-        "and none closes the one it iterates; the adapter in _httpcore.py closes only the "
-        "outermost, so trio warns about the inner two when they are collected"
+        "and none closes the one it iterates (encode/httpcore#1019, unreleased); the adapter "
+        "can close only the outermost, the one it holds, so trio warns about the inner two"
     ),
 }
 
