@@ -57,7 +57,7 @@ from ._errors import (
     WriteTimeout,
     deadline_exceeded,
 )
-from ._headers import Headers
+from ._headers import Headers, HeaderUpdates
 from ._models import Request, Response
 from ._redirect import RedirectDecision, RedirectReason, redirect_request
 from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry, parse_retry_after
@@ -72,7 +72,7 @@ from ._status import (
     status_advice,
     status_error,
 )
-from ._url import URL, build_url
+from ._url import URL, QueryParamTypes, build_url
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -159,6 +159,7 @@ __all__ = [
     "DeadlineExceeded",
     "Failed",
     "FieldPath",
+    "HeaderUpdates",
     "Headers",
     "InternalServerError",
     "InvalidRequestError",
@@ -177,6 +178,7 @@ __all__ = [
     "PermissionDeniedError",
     "PoolStatistics",
     "PoolTimeout",
+    "QueryParamTypes",
     "RandomSource",
     "RateLimitError",
     "ReadError",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ._anyio_transport import AnyioTransport
     from ._async_client import AsyncClient
     from ._client import Client
+    from ._client_base import ClientOptions, ClientSettings, ContentTypes, RequestKwargs
     from ._httpcore import AsyncHttpcoreTransport, HttpcoreTransport
     from ._mock import MockTransport
     from ._paging import AsyncPaginator, Paginator
@@ -31,9 +32,13 @@ __all__ = [
     "AsyncTransport",
     "BodyIterator",
     "Client",
+    "ClientOptions",
+    "ClientSettings",
+    "ContentTypes",
     "HttpcoreTransport",
     "MockTransport",
     "Paginator",
+    "RequestKwargs",
     "SocketTransport",
     "StreamResponse",
     "Transport",
@@ -50,9 +55,13 @@ _HOMES = {
     "AsyncTransport": "_protocols",
     "BodyIterator": "_streaming",
     "Client": "_client",
+    "ClientOptions": "_client_base",
+    "ClientSettings": "_client_base",
+    "ContentTypes": "_client_base",
     "HttpcoreTransport": "_httpcore",
     "MockTransport": "_mock",
     "Paginator": "_paging",
+    "RequestKwargs": "_client_base",
     "SocketTransport": "_sockets",
     "StreamResponse": "_streaming",
     "Transport": "_protocols",
