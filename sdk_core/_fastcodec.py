@@ -22,7 +22,7 @@ from typing import Final
 
 import h11
 
-from ._errors import InvalidRequestError, LocalProtocolError, RemoteProtocolError
+from ._errors import InvalidRequestError, LocalProtocolError, RemoteProtocolError, WriteError
 from ._headers import Headers, scan_fields
 from ._http11 import (
     _BROKEN_BEFORE_REQUEST,
@@ -33,6 +33,7 @@ from ._http11 import (
     ResponseEnd,
     ResponseEvent,
     ResponseHead,
+    body_item_bytes,
 )
 from ._models import Request
 from ._request_head import RequestRefused, encode_request_head, lists_close
@@ -226,8 +227,16 @@ class FastClientCodec(ClientCodec):
             out += self._send_end(context)
         return out
 
-    def encode_chunk(self, data: bytes) -> bytes:
-        """One piece of a streamed body."""
+    def encode_chunk(self, data: bytes | bytearray | memoryview) -> bytes:
+        """One piece of a streamed body. Raises ``WriteError`` for a piece that is not
+        bytes, a bytearray or a memoryview (``body_item_bytes``); the connection is then
+        not reusable."""
+        if type(data) is not bytes:
+            try:
+                data = body_item_bytes(data)
+            except WriteError:
+                self._doubtful = True
+                raise
         if not data:
             return b""
         if self._send == _S_DELEGATED:

@@ -14,7 +14,7 @@ from typing import Final, TypeAlias
 
 import h11
 
-from ._errors import InvalidRequestError, LocalProtocolError, RemoteProtocolError
+from ._errors import InvalidRequestError, LocalProtocolError, RemoteProtocolError, WriteError
 from ._headers import Headers
 from ._models import Request
 
@@ -25,6 +25,7 @@ __all__ = [
     "ResponseEnd",
     "ResponseEvent",
     "ResponseHead",
+    "body_item_bytes",
     "check_http1_version",
 ]
 
@@ -90,6 +91,32 @@ def check_http1_version(version: bytes) -> None:
             f"HTTP/{version.decode('ascii', 'replace')}, not HTTP/1.x.",
             request_sent=True,
         )
+
+
+def body_item_bytes(item: object) -> bytes:
+    """``item``, one piece of a streamed request body, as bytes: a bytearray copied, a
+    memoryview as its raw bytes (``nbytes`` of them, whatever its format).
+
+    For anything else (an int, a str, None...) raises ``WriteError`` with
+    ``request_sent=True`` and ``retryable=False``, naming the type: a piece is encoded
+    after the head and the pieces before it, so the request is cut off (its chunked body
+    never terminated), and another attempt would meet the same item. Callers take
+    ``type(item) is bytes`` as it is and come here for the rest.
+    """
+    if isinstance(item, bytes | bytearray | memoryview):
+        try:
+            return bytes(item)
+        except ValueError:  # a released memoryview
+            pass
+    kind = "a released memoryview" if isinstance(item, memoryview) else type(item).__name__
+    hint = " (encode a str first)" if isinstance(item, str) else ""
+    raise WriteError(
+        f"content yielded {kind}, not bytes: the items of an iterable content must be "
+        f"bytes, bytearray or memoryview{hint}. The request was cut off before its end "
+        "and is not retried.",
+        request_sent=True,
+        retryable=False,
+    )
 
 
 class ClientCodec:
@@ -158,8 +185,16 @@ class ClientCodec:
             raise InvalidRequestError(f"The request cannot be sent: {exc}") from None
         return out
 
-    def encode_chunk(self, data: bytes) -> bytes:
-        """One piece of a streamed body."""
+    def encode_chunk(self, data: bytes | bytearray | memoryview) -> bytes:
+        """One piece of a streamed body. Raises ``WriteError`` for a piece that is not
+        bytes, a bytearray or a memoryview (``body_item_bytes``); the connection is then
+        not reusable."""
+        if type(data) is not bytes:
+            try:
+                data = body_item_bytes(data)
+            except WriteError:
+                self._doubtful = True
+                raise
         try:
             return self._conn.send(h11.Data(data=data)) or b"" if data else b""
         except h11.LocalProtocolError as exc:

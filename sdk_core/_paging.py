@@ -13,14 +13,14 @@ clients' ``paginate`` drive it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 from urllib.parse import urljoin
 
 from ._errors import InvalidRequestError, PaginationError
 from ._models import Response
-from ._url import URL, ParamTypes, build_url
+from ._url import URL, ParamTypes, QueryParamTypes, _encode_params, build_url
 
 __all__ = [
     "CursorPaging",
@@ -49,15 +49,47 @@ class PageRequest:
     """What fetches one page: ``client.request(method, path, params=params)``.
 
     ``path`` is relative to the client's ``base_url``, or an absolute URL (a Link target).
+    ``params`` is a mapping, or (name, value) pairs in which a name may repeat, kept as a
+    tuple of 2-tuples in their order; pairs outside ``params=``'s types raise
+    ``InvalidRequestError``. Read a param with ``param``, whichever the form.
     """
 
     method: str
     path: str
-    params: ParamTypes = field(default_factory=dict)
+    params: QueryParamTypes = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        params = self.params
+        if not isinstance(params, Mapping):
+            _encode_params(params)  # raises for anything but pairs it can send
+            object.__setattr__(self, "params", tuple((name, value) for name, value in params))
+
+    def param(self, name: str) -> Any:
+        """The value of param ``name``, None when it is not given. Among pairs, a name
+        given more than once has the tuple of its values (a mapping holds a list)."""
+        params = self.params
+        if isinstance(params, Mapping):
+            return params.get(name)
+        values = tuple(value for key, value in params if key == name)
+        return values[0] if len(values) == 1 else values or None
 
     def with_params(self, updates: ParamTypes) -> PageRequest:
-        """A copy whose params are replaced by name with ``updates``."""
-        return PageRequest(self.method, self.path, {**self.params, **updates})
+        """A copy whose params are replaced by name with ``updates``. Among pairs, a name
+        updated keeps the place of its first pair and loses the others, so a strategy's
+        cursor takes the place of the caller's; a new name goes last."""
+        params = self.params
+        if isinstance(params, Mapping):
+            return PageRequest(self.method, self.path, {**params, **updates})
+        pairs: list[tuple[str, Any]] = []
+        placed: set[str] = set()
+        for name, value in params:
+            if name not in updates:
+                pairs.append((name, value))
+            elif name not in placed:
+                pairs.append((name, updates[name]))
+                placed.add(name)
+        pairs += [(name, value) for name, value in updates.items() if name not in placed]
+        return PageRequest(self.method, self.path, pairs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +172,7 @@ def _is_cursor(value: Any) -> bool:
 
 
 def _repeats(request: PageRequest, param: str, cursor: str | int, response: Response) -> None:
-    current = request.params.get(param)
+    current = request.param(param)
     if current is not None and str(current) == str(cursor):
         raise PaginationError(
             f"The next page's {param!r} is this page's: the listing would never end.",
@@ -218,14 +250,16 @@ class NextCursorPaging:
 
 def _count_param(request: PageRequest, name: str, least: int) -> int | None:
     """The int value of a request's param (None when not set). Raises
-    ``InvalidRequestError`` for one that is not an int >= ``least``."""
-    value = request.params.get(name)
+    ``InvalidRequestError`` for one that is not an int >= ``least`` (or is given more
+    than once)."""
+    value = request.param(name)
     if value is None:
         return None
     if type(value) is str and value.isascii() and value.isdigit():
         value = int(value)
     if type(value) is not int or value < least:
-        raise InvalidRequestError(f"The {name!r} param must be an int >= {least}.")
+        given = f" (it is given {len(value)} times)" if isinstance(value, list | tuple) else ""
+        raise InvalidRequestError(f"The {name!r} param must be an int >= {least}{given}.")
     return value
 
 
@@ -493,7 +527,8 @@ class PageWalk:
     ``base_url`` is the client's, so the walk knows the origin its first request goes
     to: a next request for an absolute URL of another origin raises ``PaginationError``.
     ``max_pages`` (None: no bound) ends the walk quietly after that many pages; one that
-    is not an int >= 1 raises ``InvalidRequestError``.
+    is not an int >= 1 raises ``InvalidRequestError``, as does a first request whose path
+    or params cannot be sent.
     """
 
     __slots__ = ("_count", "_guard", "_max_pages", "_next", "_origin", "_paging")
@@ -509,7 +544,7 @@ class PageWalk:
         if max_pages is not None and (type(max_pages) is not int or max_pages < 1):
             raise InvalidRequestError("max_pages must be None or an int >= 1.")
         self._paging = paging
-        self._origin = build_url(base_url, first.path).origin
+        self._origin = build_url(base_url, first.path, first.params).origin
         self._next: PageRequest | None = first
         self._guard = CycleGuard(first)
         self._max_pages = max_pages

@@ -7,7 +7,7 @@ redaction apply to every page as to any call. Nothing here imports an event loop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sdk_core import InvalidRequestError, Page, PageRequest, Paging, Response
@@ -32,7 +32,9 @@ def _start(
 ) -> tuple[PageWalk, RequestKwargs]:
     """The walk's state and the keywords every page's request takes besides params.
 
-    Raises ``InvalidRequestError`` for a bad path or ``max_pages``, and for an
+    ``params`` go to every page as given (a mapping, or pairs whose names may repeat);
+    the strategy's own param replaces one of the same name. Raises
+    ``InvalidRequestError`` for a bad path, params or ``max_pages``, and for an
     ``idempotency_key`` (one key would make every page a replay of the first).
     """
     if kwargs.get("idempotency_key") is not None:
@@ -41,7 +43,11 @@ def _start(
         )
     rest: RequestKwargs = {**kwargs}
     params = rest.pop("params", None)
-    first = PageRequest(method, path, dict(params) if params else {})
+    if params is None:
+        params = {}
+    elif isinstance(params, Mapping):
+        params = dict(params)  # the caller's mapping may change while the walk goes on
+    first = PageRequest(method, path, params)
     walk = PageWalk(paging, first, base_url=client._config.base_url, max_pages=max_pages)
     return walk, rest
 
