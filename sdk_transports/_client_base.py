@@ -567,9 +567,9 @@ class _FileChunks(Iterator[bytes]):
             )
         if not chunk:
             raise StopIteration
-        if not isinstance(chunk, bytes | bytearray | memoryview):
-            raise TypeError(f"The content file gave {type(chunk).__name__}, not bytes.")
-        return bytes(chunk)
+        # A piece that is not bytes (a file that reads str) is left to the transport's
+        # check of every body item, which ends the request with a typed WriteError.
+        return chunk
 
 
 class _AsyncChunks(AsyncIterator[bytes]):

@@ -32,6 +32,7 @@ from sdk_core._statistics import PoolStatistics
 
 from ._httpcore_common import (
     AsyncBody,
+    SyncBody,
     closed_error,
     drop_if_bytes_past_response,
     map_httpcore_exceptions,
@@ -249,7 +250,7 @@ class HttpcoreTransport:
         try:
             with map_httpcore_exceptions(request, timeout):
                 raw = self._pool.handle_request(
-                    to_httpcore_request(request, timeout, request.content)
+                    to_httpcore_request(request, timeout, _sync_content(request))
                 )
                 try:
                     headers = response_headers(raw, request)
@@ -277,7 +278,7 @@ class HttpcoreTransport:
             self._check_pid()
         if self._closed:
             raise closed_error(request)
-        raw_request = to_httpcore_request(request, timeout, request.content)
+        raw_request = to_httpcore_request(request, timeout, _sync_content(request))
         deadline = self._deadline
         deadline.end = None if timeout.total is None else time.monotonic() + timeout.total
         try:
@@ -417,6 +418,13 @@ class AsyncHttpcoreTransport:
         self._check_loop()
         with anyio.CancelScope(shield=True):
             await self._pool.aclose()
+
+
+def _sync_content(request: Request) -> object:
+    """``request``'s body for httpcore's sync pool: bytes as they are, an iterable
+    through ``SyncBody`` (its items checked)."""
+    content = request.content
+    return content if isinstance(content, bytes) else SyncBody(content)  # type: ignore[arg-type]
 
 
 def _async_content(request: Request) -> object:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -29,7 +29,7 @@ from sdk_core import (
     WriteTimeout,
     wire_headers,
 )
-from sdk_core._http11 import MAX_HEADER_BYTES, check_http1_version
+from sdk_core._http11 import MAX_HEADER_BYTES, body_item_bytes, check_http1_version
 from sdk_core._statistics import PoolStatistics
 
 from ._connect_errors import connect_error, where
@@ -182,7 +182,8 @@ class AsyncBody:
             return content
         if self._iterator is None:
             self._iterator = aiter(content)
-        return await anext(self._iterator)
+        chunk = await anext(self._iterator)
+        return chunk if type(chunk) is bytes else body_item_bytes(chunk)
 
     async def aclose(self) -> None:
         """Close the body's iterator (an async generator's ``aclose``), if it has one."""
@@ -190,6 +191,24 @@ class AsyncBody:
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()
+
+
+class SyncBody:
+    """A streamed request body for httpcore's sync pool: each item checked as the core's
+    codecs check theirs (``body_item_bytes``: bytes-like items as bytes, anything else a
+    ``WriteError`` that ends the request unfinished)."""
+
+    __slots__ = ("_iterator",)
+
+    def __init__(self, content: Iterable[bytes]) -> None:
+        self._iterator = iter(content)
+
+    def __iter__(self) -> SyncBody:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = next(self._iterator)
+        return chunk if type(chunk) is bytes else body_item_bytes(chunk)
 
 
 def response_headers(response: httpcore.Response, request: Request) -> Headers:

@@ -30,6 +30,7 @@ from sdk_transports import (
     HttpcoreTransport,
     SocketTransport,
 )
+from sdk_transports.testing import FaultServer
 
 SYNC_TRANSPORTS: dict[str, Callable[[], Any]] = {
     "SocketTransport": SocketTransport,
@@ -39,21 +40,6 @@ ASYNC_TRANSPORTS: dict[str, Callable[[], Any]] = {
     "AnyioTransport": AnyioTransport,
     "AsyncHttpcoreTransport": AsyncHttpcoreTransport,
 }
-
-#: Transports that hand the body to httpcore, whose h11 frames an item by ``len()`` and
-#: fails on a non-bytes one with a bare TypeError: their adapters are to pass each item
-#: through ``sdk_core._http11.body_item_bytes`` first.
-KNOWN_GAPS = {
-    "HttpcoreTransport": "httpcore's h11 frames items itself: no body_item_bytes check yet",
-    "AsyncHttpcoreTransport": "httpcore's h11 frames items itself: no body_item_bytes check yet",
-}
-
-
-def mark_known_gap(request: pytest.FixtureRequest, transport_name: str) -> None:
-    reason = KNOWN_GAPS.get(transport_name)
-    if reason is not None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
 
 _TERMINATOR = b"\r\n0\r\n\r\n"
 _MAX_BYTES = 1 << 20  # a bound on what one connection may send before the handler gives up
@@ -171,7 +157,6 @@ async def send_async(client: AsyncClient, mode: str, content: Any) -> None:
 def test_sync_bad_item(
     request: pytest.FixtureRequest, transport_name: str, mode: str, bad: object, type_name: str
 ) -> None:
-    mark_known_gap(request, transport_name)
     recorder = Recorder()
     transport = SYNC_TRANSPORTS[transport_name]()
     with RawServer(recorder) as server, Client(server.url, transport=transport) as client:
@@ -215,7 +200,6 @@ async def test_async_bad_item(
     bad: object,
     type_name: str,
 ) -> None:
-    mark_known_gap(request, transport_name)
     recorder = Recorder()
     with RawServer(recorder) as server:
         transport = ASYNC_TRANSPORTS[transport_name]()
@@ -231,7 +215,6 @@ async def test_async_bad_item(
 
 @pytest.mark.parametrize("transport_name", SYNC_TRANSPORTS)
 def test_sync_good_items_are_sent(request: pytest.FixtureRequest, transport_name: str) -> None:
-    mark_known_gap(request, transport_name)  # httpcore frames a wide memoryview by len()
     recorder = Recorder()
     transport = SYNC_TRANSPORTS[transport_name]()
     with RawServer(recorder) as server, Client(server.url, transport=transport) as client:
@@ -245,7 +228,6 @@ def test_sync_good_items_are_sent(request: pytest.FixtureRequest, transport_name
 async def test_async_good_items_are_sent(
     request: pytest.FixtureRequest, anyio_backend: str, transport_name: str
 ) -> None:
-    mark_known_gap(request, transport_name)
     recorder = Recorder()
     with RawServer(recorder) as server:
         transport = ASYNC_TRANSPORTS[transport_name]()
@@ -255,3 +237,24 @@ async def test_async_good_items_are_sent(
         (wire,) = recorder.wait(server, 1)
     # the b"" in place of a bad item sends nothing; the tail follows
     assert body_of(wire) == GOOD_WIRE + b"4\r\ntail\r\n0\r\n\r\n"
+
+
+class TextReadingFile:
+    """A file object opened in the wrong mode without saying so: ``read`` gives str."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read(self, size: int = -1) -> str:
+        self.reads += 1
+        return "abc" if self.reads == 1 else ""
+
+
+@pytest.mark.parametrize("transport_name", ["SocketTransport", "HttpcoreTransport"])
+def test_a_file_that_reads_str_ends_the_call_with_a_typed_error(transport_name: str) -> None:
+    transport = SocketTransport() if transport_name == "SocketTransport" else HttpcoreTransport()
+    with FaultServer() as server, Client(server.url, transport=transport) as client:
+        with pytest.raises(WriteError, match="content yielded str") as caught:
+            client.post("/up", content=TextReadingFile())
+        assert (caught.value.request_sent, caught.value.retryable) == (True, False)
+        assert client.statistics().in_use == 0
