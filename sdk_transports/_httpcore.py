@@ -10,6 +10,7 @@ pool's sockets at once, sending nothing and awaiting nothing, and makes a new po
 from __future__ import annotations
 
 import ssl
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -141,7 +142,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
 
 class _ClosingStream(httpcore.AsyncNetworkStream):
-    """httpcore's anyio stream, except that a failed ``start_tls`` closes the
+    """httpcore's stream (anyio's or trio's), except that a failed ``start_tls`` closes the
     connection however it failed (shielded), cancellation included: httpcore's closes
     it on an ``Exception`` only, which would leave the socket of a cancelled handshake
     to the garbage collector."""
@@ -176,15 +177,20 @@ class _ClosingStream(httpcore.AsyncNetworkStream):
 
 
 class _AsyncBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's anyio backend on both event loops, its streams ``_ClosingStream``.
+    """httpcore's own backend for the running loop (trio's native streams are the
+    fastest on trio), its streams ``_ClosingStream``, and a cancellation raised as
+    itself.
 
-    On trio httpcore would pick its trio backend, whose ``trio.open_tcp_stream`` raises
-    a cancellation wrapped in an exception group; anyio's ``connect_tcp`` raises it as
-    itself, and closes every socket it opened when cancelled.
+    On trio, ``trio.open_tcp_stream`` (inside httpcore's trio backend) runs its
+    connection attempts in a nursery with strict exception groups, so a cancellation
+    comes out as ``BaseExceptionGroup([Cancelled])``, which a caller's
+    ``except trio.Cancelled`` misses: such a group is unwrapped here. The nursery
+    closes every socket it opened either way.
     """
 
     def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        self._anyio = httpcore.AnyIOBackend()
+        self._trio: httpcore.AsyncNetworkBackend | None = None
 
     async def connect_tcp(
         self,
@@ -194,11 +200,42 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        trio = sys.modules.get("trio")
+        if trio is None or not trio.lowlevel.in_trio_run():
+            stream = await self._anyio.connect_tcp(
+                host, port, timeout, local_address, socket_options
+            )
+            return _ClosingStream(stream)
+        if self._trio is None:
+            self._trio = httpcore.TrioBackend()
+        try:
+            stream = await self._trio.connect_tcp(
+                host, port, timeout, local_address, socket_options
+            )
+        except BaseException as exc:
+            cancelled = _only_cancellations(exc, trio.Cancelled)
+            if cancelled is not None:
+                raise cancelled from None
+            raise
         return _ClosingStream(stream)
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        await anyio.sleep(seconds)
+
+
+def _only_cancellations(exc: BaseException, cancelled: type[BaseException]) -> BaseException | None:
+    """The first ``cancelled`` in ``exc`` when ``exc`` is an exception group holding
+    nothing else (at any depth); None otherwise (``exc`` itself included)."""
+    members = getattr(exc, "exceptions", None)
+    if not isinstance(members, tuple) or not members:
+        return None
+    first: BaseException | None = None
+    for member in members:
+        found = member if isinstance(member, cancelled) else _only_cancellations(member, cancelled)
+        if found is None:
+            return None
+        first = first or found
+    return first
 
 
 class HttpcoreTransport:

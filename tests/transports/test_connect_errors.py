@@ -201,8 +201,9 @@ async def test_async_refused_says_so(kind: str, scheme: str) -> None:
 def test_trio_out_of_descriptors_says_so(
     kind: str, scheme: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On trio (anyio's ``connect_tcp``, for both async transports) a socket that cannot
-    be made (EMFILE) was reported as "All connection attempts failed"."""
+    """On trio (anyio's ``connect_tcp`` for AnyioTransport, ``trio.open_tcp_stream`` for
+    AsyncHttpcoreTransport) a socket that cannot be made (EMFILE) was reported as "All
+    connection attempts failed"."""
 
     def no_descriptors(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.EMFILE, "Too many open files")
@@ -210,6 +211,8 @@ def test_trio_out_of_descriptors_says_so(
     async def call() -> BaseException:
         transport = ASYNC[kind]()
         monkeypatch.setattr(trio.socket, "socket", no_descriptors)
+        # trio.open_tcp_stream (httpcore's trio backend) holds its own reference.
+        monkeypatch.setattr(trio._highlevel_open_tcp_stream, "socket", no_descriptors)
         try:
             await transport.handle_async_request(
                 Request("GET", f"{scheme}://127.0.0.1:9/"), TIMEOUT
