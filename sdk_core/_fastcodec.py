@@ -22,7 +22,7 @@ from typing import Final
 
 import h11
 
-from ._errors import InvalidRequestError, LocalProtocolError, RemoteProtocolError, WriteError
+from ._errors import InvalidRequestError, LocalProtocolError, RemoteProtocolError
 from ._headers import Headers, scan_fields
 from ._http11 import (
     _BROKEN_BEFORE_REQUEST,
@@ -33,7 +33,6 @@ from ._http11 import (
     ResponseEnd,
     ResponseEvent,
     ResponseHead,
-    body_item_bytes,
 )
 from ._models import Request
 from ._request_head import RequestRefused, encode_request_head, lists_close
@@ -232,11 +231,7 @@ class FastClientCodec(ClientCodec):
         bytes, a bytearray or a memoryview (``body_item_bytes``); the connection is then
         not reusable."""
         if type(data) is not bytes:
-            try:
-                data = body_item_bytes(data)
-            except WriteError:
-                self._doubtful = True
-                raise
+            data = self._piece_bytes(data)
         if not data:
             return b""
         if self._send == _S_DELEGATED:

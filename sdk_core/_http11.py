@@ -185,16 +185,20 @@ class ClientCodec:
             raise InvalidRequestError(f"The request cannot be sent: {exc}") from None
         return out
 
+    def _piece_bytes(self, data: object) -> bytes:
+        """``body_item_bytes(data)``; a refused piece leaves the connection not reusable."""
+        try:
+            return body_item_bytes(data)
+        except WriteError:
+            self._doubtful = True
+            raise
+
     def encode_chunk(self, data: bytes | bytearray | memoryview) -> bytes:
         """One piece of a streamed body. Raises ``WriteError`` for a piece that is not
         bytes, a bytearray or a memoryview (``body_item_bytes``); the connection is then
         not reusable."""
         if type(data) is not bytes:
-            try:
-                data = body_item_bytes(data)
-            except WriteError:
-                self._doubtful = True
-                raise
+            data = self._piece_bytes(data)
         try:
             return self._conn.send(h11.Data(data=data)) or b"" if data else b""
         except h11.LocalProtocolError as exc:
