@@ -13,7 +13,9 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["SocketAudit", "audit_sockets", "open_sockets", "tls_contexts"]
+import anyio.lowlevel
+
+__all__ = ["SocketAudit", "audit_sockets", "open_sockets", "sockets_left", "tls_contexts"]
 
 _FD_DIR = "/proc/self/fd"
 
@@ -78,3 +80,16 @@ def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     client = ssl.create_default_context()
     ca.configure_trust(client)
     return server, client
+
+
+async def sockets_left(audit: SocketAudit) -> frozenset[str]:
+    """The sockets opened during ``audit`` still open, once the event loop had a few
+    turns to run the closes it was handed (asyncio closes a transport's socket on its
+    next iteration)."""
+    left = audit.opened()
+    for _ in range(20):
+        if not left:
+            break
+        await anyio.lowlevel.checkpoint()
+        left = audit.opened()
+    return left

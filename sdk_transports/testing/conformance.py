@@ -78,7 +78,7 @@ from ._fault_server import (
     unresponsive_listener,
 )
 from ._phase_server import PhaseServer
-from ._socket_audit import SocketAudit, audit_sockets, open_sockets, tls_contexts
+from ._socket_audit import audit_sockets, open_sockets, sockets_left, tls_contexts
 
 __all__ = [
     "ASYNC_SCENARIOS",
@@ -841,7 +841,7 @@ class AsyncTransportConformance(_Conformance):
                 tally = await _cancel_storm(
                     transport, server.url, rng, self.cancelled_calls, _STORM_DELAY[scheme]
                 )
-            left = await _sockets_left(audit)
+            left = await sockets_left(audit)
             unclosed = audit.unclosed()
         assert tally["cancelled"] + tally["deadline"] > 0, f"nothing was cancelled: {tally}"
         assert not left, (
@@ -954,16 +954,3 @@ async def _cancel_storm(
     finally:
         await client.aclose()  # closes the transport
     return tally
-
-
-async def _sockets_left(audit: SocketAudit) -> frozenset[str]:
-    """The sockets opened during ``audit`` still open, once the event loop had a few
-    turns to run the closes it was handed (asyncio closes a transport's socket on its
-    next iteration)."""
-    left = audit.opened()
-    for _ in range(20):
-        if not left:
-            break
-        await anyio.lowlevel.checkpoint()
-        left = audit.opened()
-    return left

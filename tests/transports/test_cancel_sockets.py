@@ -26,7 +26,7 @@ from sdk_core import ConnectError, Limits, Request, Timeout
 from sdk_transports import AnyioTransport
 from sdk_transports import _dial as dial
 from sdk_transports.testing import FaultServer, refused_url
-from sdk_transports.testing._socket_audit import audit_sockets
+from sdk_transports.testing._socket_audit import audit_sockets, sockets_left
 
 NAME = "race.example.test"
 HANG = ("127.0.0.77", 4)  # connecting here never completes (see ``slow_connects``)
@@ -221,12 +221,7 @@ async def test_a_cancelled_race_leaves_no_socket(
                     outcomes["cancelled" if scope.cancelled_caught else "completed"] += 1
             finally:
                 await transport.aclose()
-        left = audit.opened()
-        for _ in range(20):
-            if not left:
-                break
-            await anyio.lowlevel.checkpoint()
-            left = audit.opened()
+        left = await sockets_left(audit)
         unclosed = audit.unclosed()
     assert outcomes["cancelled"] > 0, outcomes
     assert outcomes["completed"] > 0, outcomes
