@@ -58,7 +58,7 @@ from ._errors import (
     deadline_exceeded,
 )
 from ._headers import Headers, HeaderUpdates
-from ._models import Request, Response
+from ._models import Request, RequestContent, Response
 from ._redirect import RedirectDecision, RedirectReason, redirect_request
 from ._retry import RandomSource, RetryDecision, RetryReason, decide_retry, parse_retry_after
 from ._sentinel import NOT_GIVEN, NotGiven
@@ -188,6 +188,7 @@ __all__ = [
     "RedirectReason",
     "RemoteProtocolError",
     "Request",
+    "RequestContent",
     "Response",
     "ResponseTooLargeError",
     "RetryBudget",

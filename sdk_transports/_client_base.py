@@ -30,22 +30,23 @@ from sdk_core import (
     InvalidRequestError,
     Limits,
     NotGiven,
+    QueryParamTypes,
     RandomSource,
     Request,
+    RequestContent,
     Response,
     RetryBudget,
     RetryPolicy,
     Timeout,
     __version__,
+    build_url,
 )
 from sdk_core._build import request_for
 from sdk_core._decoding import supported_encodings
-from sdk_core._models import RequestContent
 from sdk_core._redact import DEFAULT_REDACTION, Redaction
 from sdk_core._redirect import RedirectDecision
 from sdk_core._retry import RetryDecision
 from sdk_core._statistics import PoolStatistics
-from sdk_core._url import QueryParamTypes, build_url
 
 from ._lifecycle import current_pid
 
