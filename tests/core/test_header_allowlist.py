@@ -7,7 +7,7 @@ Pure: no network, no async.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from sdk_core import Headers, Request, Response
@@ -151,6 +151,8 @@ def test_a_bare_star_is_refused(field: str) -> None:
 def test_no_secret_word_shows_under_a_prefix(
     prefix: str, word: str, before: str, after: str, sep: str
 ) -> None:
-    name = f"{prefix}remaining{sep}{before}{word}{after}"
+    part = f"{before}{word}{after}"
+    assume(part != "tokens")  # the one exempt part: a count, shown by design (tested above)
+    name = f"{prefix}remaining{sep}{part}"
     assert not DEFAULT_REDACTION.shows_header(name)
     assert not DEFAULT_REDACTION.shows_header(name.upper())
