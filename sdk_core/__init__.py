@@ -76,7 +76,7 @@ from ._url import URL, QueryParamTypes, build_url
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._decoding import BodyDecoder, StreamDecoder, supported_encodings, wire_headers
+    from ._decoding import BodyDecoder, StreamDecoder, supported_encodings
     from ._observe import AttemptRecord
     from ._paging import (
         CursorPaging,
@@ -90,14 +90,14 @@ if TYPE_CHECKING:
         Paging,
         parse_link_header,
     )
+    from ._request_head import wire_headers
     from ._sse import ServerSentEvent
 
 # Public name -> the private module that defines it, for the names loaded on first use.
 _LAZY = {
     "AttemptRecord": "_observe",
-    **dict.fromkeys(
-        ("BodyDecoder", "StreamDecoder", "supported_encodings", "wire_headers"), "_decoding"
-    ),
+    **dict.fromkeys(("BodyDecoder", "StreamDecoder", "supported_encodings"), "_decoding"),
+    "wire_headers": "_request_head",
     **dict.fromkeys(
         (
             "CursorPaging",

@@ -1,9 +1,8 @@
-"""Content-Encoding decoding with a bound on what it may produce, and ``wire_headers``.
+"""Content-Encoding decoding with a bound on what it may produce.
 
-Both are public (``sdk_core.BodyDecoder``, ``StreamDecoder``, ``supported_encodings``,
-``wire_headers``) for transports written outside this package: the client advertises
-``Accept-Encoding: <supported_encodings()>``, so a transport must undo what comes back,
-and a core ``Request`` holds no Host header (``wire_headers`` adds it).
+Public (``sdk_core.BodyDecoder``, ``StreamDecoder``, ``supported_encodings``) for
+transports written outside this package: the client advertises
+``Accept-Encoding: <supported_encodings()>``, so a transport must undo what comes back.
 
 ``BodyDecoder`` decodes a buffered body within a total size; ``StreamDecoder`` decodes a
 streamed body piece by piece, each piece and the state it holds bounded by a window.
@@ -46,7 +45,6 @@ __all__ = [
     "StreamDecoder",
     "body_too_large",
     "supported_encodings",
-    "wire_headers",
 ]
 
 #: Chained encodings accepted in one response (urllib3's limit).
@@ -308,27 +306,6 @@ def body_too_large(max_size: int, request: Request | None = None) -> ResponseToo
         f"The response body is larger than max_response_size ({max_size} bytes).",
         request=request,
     )
-
-
-def wire_headers(request: Request) -> list[tuple[bytes, bytes]]:
-    """``request``'s HTTP/1.1 header lines as they go on the wire, Host first.
-
-    A core ``Request`` has no Host header unless the caller set one: the Host comes from
-    the URL (``request.url.host_header``: the port only when it is not the scheme's
-    default) and goes first, as h11 writes it. The request's pairs follow in order
-    (names ASCII, values latin-1: ``Headers`` checked both). A bytes body has its
-    Content-Length already; a body of unknown length (an iterable, with neither
-    Content-Length nor Transfer-Encoding) gets ``Transfer-Encoding: chunked`` last.
-    Raises nothing.
-    """
-    headers = request.headers
-    lines = headers.raw()
-    if "host" not in headers:
-        lines.insert(0, (b"Host", request.url.host_header.encode("ascii")))
-    framed = "content-length" in headers or "transfer-encoding" in headers
-    if not request.replayable and not framed:
-        lines.append((b"Transfer-Encoding", b"chunked"))
-    return lines
 
 
 def supported_encodings() -> tuple[str, ...]:

@@ -1,6 +1,8 @@
 """A request's line and header block as h11 writes them, without h11's event machinery.
 
-``FastClientCodec`` sends with this. The headers were validated by ``Headers``; what h11
+``FastClientCodec`` sends with this. ``wire_headers`` (public, for transports written
+outside this package over another HTTP/1.1 stack) gives the header lines with the Host a
+core ``Request`` does not hold. The headers were validated by ``Headers``; what h11
 checks on top (one Host, a target of visible characters, the framing fields) and how it
 writes (Host first, a repeated identical Content-Length once, Transfer-Encoding in lower
 case) is repeated here, so the bytes and the refusals are h11's.
@@ -21,6 +23,7 @@ __all__ = [
     "RequestRefused",
     "encode_request_head",
     "lists_close",
+    "wire_headers",
 ]
 
 _TARGET: Final = re.compile(r"[\x21-\x7e]+")
@@ -103,3 +106,24 @@ def encode_request_head(request: Request, *, streamed: bool) -> RequestHead:
     encoded = RequestHead(head.encode("latin-1"), chunked, fields.length, fields.keep_alive)
     headers._head = (method, url, streamed, encoded)
     return encoded
+
+
+def wire_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    """``request``'s HTTP/1.1 header lines as they go on the wire, Host first.
+
+    A core ``Request`` has no Host header unless the caller set one: the Host comes from
+    the URL (``request.url.host_header``: the port only when it is not the scheme's
+    default) and goes first, as h11 writes it. The request's pairs follow in order
+    (names ASCII, values latin-1: ``Headers`` checked both). A bytes body has its
+    Content-Length already; a body of unknown length (an iterable, with neither
+    Content-Length nor Transfer-Encoding) gets ``Transfer-Encoding: chunked`` last.
+    Raises nothing.
+    """
+    headers = request.headers
+    lines = headers.raw()
+    if "host" not in headers:
+        lines.insert(0, (b"Host", request.url.host_header.encode("ascii")))
+    framed = "content-length" in headers or "transfer-encoding" in headers
+    if not request.replayable and not framed:
+        lines.append((b"Transfer-Encoding", b"chunked"))
+    return lines

@@ -19,15 +19,22 @@ from sdk_core import (
     ResponseTooLargeError,
     StreamDecoder,
     _decoding,
+    _request_head,
     supported_encodings,
     wire_headers,
 )
 
 
 def test_the_names_are_public_and_load_on_first_use() -> None:
-    for name in ("BodyDecoder", "StreamDecoder", "supported_encodings", "wire_headers"):
+    homes = {
+        "BodyDecoder": _decoding,
+        "StreamDecoder": _decoding,
+        "supported_encodings": _decoding,
+        "wire_headers": _request_head,
+    }
+    for name, home in homes.items():
         assert name in sdk_core.__all__
-        assert getattr(sdk_core, name) is getattr(_decoding, name)
+        assert getattr(sdk_core, name) is getattr(home, name)
 
 
 @pytest.mark.parametrize(
