@@ -34,7 +34,6 @@ import anyio.abc
 
 from sdk_core import (
     APIError,
-    ClientClosedError,
     ConnectTimeout,
     Limits,
     PoolTimeout,
@@ -55,7 +54,7 @@ from sdk_core._statistics import PoolStatistics
 
 from ._connect_errors import connect_error, where
 from ._dial import open_socket
-from ._lifecycle import close_socket_now, current_loop, loop_may_still_run
+from ._lifecycle import close_socket_now, closed_transport_error, current_loop, loop_may_still_run
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW, AsyncResponseStream
 from ._sockcheck import is_readable
 from ._tls import CertTypes, LazySSLContext, VerifyTypes
@@ -583,7 +582,7 @@ class AnyioTransport:
         if box:
             return box[0]
         if self._closed:
-            raise ClientClosedError("the transport is closed.")
+            raise closed_transport_error(request)
         raise PoolTimeout(f"no connection became free within {timeout.pool} s.", request=request)
 
     async def _release(self, lease: Lease, reusable: bool) -> None:
@@ -646,7 +645,7 @@ class AnyioTransport:
         conn: _Connection | None = None
         while True:
             if self._closed:
-                raise ClientClosedError("the transport is closed.")
+                raise closed_transport_error(request)
             out = self._pool.request(request.url.origin, time.monotonic())
             if out.wake or out.close:
                 await self._apply(out)

@@ -21,7 +21,6 @@ from sdk_core import (
     APIError,
     Call,
     CallOptions,
-    ClientClosedError,
     Completed,
     Limits,
     NotGiven,
@@ -50,7 +49,7 @@ from ._client_base import (
     logger,
     observe,
 )
-from ._lifecycle import current_pid
+from ._lifecycle import closed_client_error, current_pid
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, AsyncResponseStream, AsyncTransport
 from ._streaming import AsyncStreamResponse, BufferedAsyncStream, read_whole_async
 from ._tls import CertTypes, VerifyTypes
@@ -176,7 +175,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         deadline; the response it completed with and the call's deadline."""
         shared = self._shared
         if shared.closed:
-            raise ClientClosedError(f"{type(self).__name__} is closed; make a new client.")
+            raise closed_client_error(self)
         if shared.pid != current_pid():  # in a forked child (the transport resets its pool)
             shared.after_fork()
         clock = shared.clock

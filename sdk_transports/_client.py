@@ -16,7 +16,6 @@ from sdk_core import (
     APIError,
     Call,
     CallOptions,
-    ClientClosedError,
     Completed,
     Limits,
     NotGiven,
@@ -43,7 +42,7 @@ from ._client_base import (
     logger,
     observe,
 )
-from ._lifecycle import current_pid
+from ._lifecycle import closed_client_error, current_pid
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, ResponseStream, Transport
 from ._sockets import SocketTransport
 from ._streaming import BufferedStream, StreamResponse, read_whole
@@ -150,7 +149,7 @@ class Client(BaseClient[Transport, Callable[[float], object]]):
         completed with and the call's deadline (None: no ``Timeout.total``)."""
         shared = self._shared
         if shared.closed:
-            raise ClientClosedError(f"{type(self).__name__} is closed; make a new client.")
+            raise closed_client_error(self)
         if shared.pid != current_pid():  # in a forked child (the transport resets its pool)
             shared.after_fork()
         clock = shared.clock

@@ -34,7 +34,6 @@ from sdk_core._statistics import PoolStatistics
 from ._httpcore_common import (
     AsyncBody,
     SyncBody,
-    closed_error,
     drop_if_bytes_past_response,
     map_httpcore_exceptions,
     pool_statistics,
@@ -42,6 +41,7 @@ from ._httpcore_common import (
     to_httpcore_request,
 )
 from ._lifecycle import (
+    closed_transport_error,
     current_loop,
     current_pid,
     drop_httpcore_connections,
@@ -281,7 +281,7 @@ class HttpcoreTransport:
         if self._pid != current_pid():
             self._check_pid()
         if self._closed:
-            raise closed_error(request)
+            raise closed_transport_error(request)
         deadline = self._deadline
         deadline.end = None if timeout.total is None else time.monotonic() + timeout.total
         try:
@@ -314,7 +314,7 @@ class HttpcoreTransport:
         if self._pid != current_pid():
             self._check_pid()
         if self._closed:
-            raise closed_error(request)
+            raise closed_transport_error(request)
         raw_request = to_httpcore_request(request, timeout, _sync_content(request))
         deadline = self._deadline
         deadline.end = None if timeout.total is None else time.monotonic() + timeout.total
@@ -386,7 +386,7 @@ class AsyncHttpcoreTransport:
         if current_loop() is not self._loop:
             self._check_loop()
         if self._closed:
-            raise closed_error(request)
+            raise closed_transport_error(request)
         with map_httpcore_exceptions(request, timeout):
             raw = await self._send(request, timeout)
             try:
@@ -430,7 +430,7 @@ class AsyncHttpcoreTransport:
         if current_loop() is not self._loop:
             self._check_loop()
         if self._closed:
-            raise closed_error(request)
+            raise closed_transport_error(request)
         raw_request = to_httpcore_request(request, timeout, _async_content(request))
         with map_httpcore_exceptions(request, timeout):
             raw = await self._send(request, timeout, raw_request)

@@ -14,7 +14,6 @@ import httpcore
 
 from sdk_core import (
     APIConnectionError,
-    ClientClosedError,
     ConnectError,
     ConnectTimeout,
     Headers,
@@ -246,11 +245,6 @@ def pool_statistics(
     idle = sum(1 for c in connections if c.is_idle())
     waiting = sum(1 for r in queued if r.is_queued())
     return PoolStatistics(in_use=len(connections) - idle, idle=idle, waiting=waiting)
-
-
-def closed_error(request: Request) -> ClientClosedError:
-    """The error for a request on a transport that was closed (the caller's mistake)."""
-    return ClientClosedError(f"the transport is closed; {request.method} was not sent.")
 
 
 def h11_state_of(raw: httpcore.Response) -> h11.Connection | None:

@@ -16,8 +16,12 @@ import sys
 import threading
 from collections.abc import Iterable
 
+from sdk_core import ClientClosedError, Request
+
 __all__ = [
     "close_socket_now",
+    "closed_client_error",
+    "closed_transport_error",
     "current_loop",
     "current_pid",
     "drop_httpcore_connections",
@@ -107,3 +111,14 @@ def drop_httpcore_connections(connections: Iterable[object]) -> None:
     """Close the sockets of httpcore connections without httpcore's (awaiting) close."""
     for connection in connections:
         close_socket_now(socket_of_httpcore(connection))
+
+
+def closed_transport_error(request: Request) -> ClientClosedError:
+    """The error for a request on a transport that was closed: the caller's mistake,
+    raised before anything is sent, on every transport alike."""
+    return ClientClosedError(f"the transport is closed; {request.method} was not sent.")
+
+
+def closed_client_error(client: object) -> ClientClosedError:
+    """The error for a request on a closed ``Client`` or ``AsyncClient`` (or subclass)."""
+    return ClientClosedError(f"{type(client).__name__} is closed; make a new client.")

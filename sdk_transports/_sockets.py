@@ -15,7 +15,6 @@ import time
 
 from sdk_core import (
     APIError,
-    ClientClosedError,
     ConnectTimeout,
     Limits,
     PoolTimeout,
@@ -35,7 +34,7 @@ from sdk_core._reader import ResponseReader, StreamReader
 from sdk_core._statistics import PoolStatistics
 
 from ._connect_errors import connect_error, where
-from ._lifecycle import current_pid, fork_lock
+from ._lifecycle import closed_transport_error, current_pid, fork_lock
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, STREAM_WINDOW, ResponseStream
 from ._sockcheck import readable_probe, socket_timeout
 from ._tls import CertTypes, LazySSLContext, VerifyTypes
@@ -119,7 +118,7 @@ class SocketTransport:
     def _acquire(self, request: Request, timeout: Timeout) -> Lease:
         with self._lock:
             if self._closed:
-                raise ClientClosedError("the transport is closed.")
+                raise closed_transport_error(request)
             out = self._pool.request(request.url.origin, time.monotonic())
             if out.close or out.wake:
                 self._apply(out)
@@ -143,7 +142,7 @@ class SocketTransport:
             self._pool.cancel(out.ticket)
             self._waiting.pop(out.ticket, None)
             if self._closed:
-                raise ClientClosedError("the transport is closed.")
+                raise closed_transport_error(request)
         raise PoolTimeout(f"no connection became free within {timeout.pool} s.", request=request)
 
     def _release(self, lease: Lease, reusable: bool) -> None:
