@@ -83,6 +83,23 @@ class Timeout:
         setter(self, "pool", p if pool is given else check("Timeout.pool", pool))
         setter(self, "total", None if total is None else check("Timeout.total", total))
 
+    @classmethod
+    def of(cls, value: Timeout | float | None) -> Timeout:
+        """``value`` as a ``Timeout``: a Timeout as it is, a number of seconds for every
+        phase, or None for no limit, as the clients' ``timeout=`` takes it. Raises
+        ``InvalidRequestError`` naming ``timeout`` for anything else."""
+        if isinstance(value, Timeout):
+            return value
+        try:
+            return cls(value)
+        except (TypeError, ValueError):
+            pass
+        given: object = value
+        shown = _shown(given) if isinstance(given, int | float) else type(given).__name__
+        raise InvalidRequestError(
+            f"timeout must be a Timeout, a number of seconds >= 0 or None, not {shown}."
+        )
+
     def capped(self, remaining: float | None) -> Timeout:
         """The timeouts of an attempt that must end within ``remaining`` seconds (None:
         these, as they are): each phase no longer than that, and ``total`` set to it,

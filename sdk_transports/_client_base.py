@@ -170,27 +170,6 @@ CONTENT_CHUNK = 65536
 _HEADER_TEXT = re.compile(r"[\t\x20-\x7e\x80-\xff]+")
 
 
-def as_timeout(value: Timeout | float | None) -> Timeout:
-    """A ``Timeout`` from a Timeout, a number of seconds for every phase, or None (no
-    limit). Raises ``InvalidRequestError`` naming ``timeout`` for anything else."""
-    if isinstance(value, Timeout):
-        return value
-    try:
-        return Timeout(value)
-    except (TypeError, ValueError):
-        pass
-    given: object = value
-    if isinstance(given, int) and given.bit_length() > 64:  # its repr may pass the limit
-        shown = "a negative int of over 64 bits"
-    elif isinstance(given, int | float):
-        shown = repr(given)
-    else:
-        shown = type(given).__name__
-    raise InvalidRequestError(
-        f"timeout must be a Timeout, a number of seconds >= 0 or None, not {shown}."
-    )
-
-
 def unexpected_keyword(
     given: Iterable[str], known: Iterable[str], where: str, candidates: Iterable[str] = ()
 ) -> TypeError:
@@ -355,7 +334,7 @@ class ClientConfig:
             headers=headers,
             options=CallOptions(
                 retry=_check_policy(retry),
-                timeout=as_timeout(timeout),
+                timeout=Timeout.of(timeout),
                 max_retries=None if max_retries is NOT_GIVEN else _check_retries(max_retries),
                 idempotency_header=idempotency_header,
                 request_id_header=request_id_header,
@@ -455,7 +434,7 @@ class ClientConfig:
         changes: dict[str, Any] = {}
         value: Any = kwargs.get("timeout", NOT_GIVEN)
         if value is not NOT_GIVEN:
-            changes["timeout"] = as_timeout(value)
+            changes["timeout"] = Timeout.of(value)
         value = kwargs.get("idempotency_key")
         if value is not None and value is not NOT_GIVEN:
             changes["idempotency_key"] = _check_key(value)
@@ -537,7 +516,7 @@ def _check_policy(value: object) -> RetryPolicy:
 
 #: The ``CallOptions`` fields ``with_options`` sets, and their checks.
 _OPTION_CHECKS: tuple[tuple[str, Callable[[Any], object]], ...] = (
-    ("timeout", as_timeout),
+    ("timeout", Timeout.of),
     ("retry", _check_policy),
     ("max_retries", _check_retries),
     ("follow_redirects", _check_follow),

@@ -373,3 +373,31 @@ def test_headers_that_are_not_pairs_are_refused(headers: Any, message: str) -> N
     with pytest.raises(InvalidRequestError, match=message):
         Headers({"X-B": "1"}).merged(headers)
     assert Headers([["X-A", "1"], ("X-B", "2")]).multi_items() == [("X-A", "1"), ("X-B", "2")]
+
+
+def test_timeout_of_takes_what_the_clients_timeout_keyword_takes() -> None:
+    given = Timeout(3.0, total=9.0)
+    assert Timeout.of(given) is given
+    assert Timeout.of(2.5) == Timeout(2.5)
+    assert Timeout.of(None) == Timeout(None)
+    assert Timeout.of(math.inf) == Timeout(None)
+
+
+@pytest.mark.parametrize(
+    ("bad", "shown"),
+    [
+        (-1, "-1"),
+        (math.nan, "nan"),
+        (-(10**5000), "a negative int of over 64 bits"),
+        ("5", "str"),
+        (True, "True"),
+        (object(), "object"),
+    ],
+    ids=["negative", "nan", "huge-negative", "str", "bool", "object"],
+)
+def test_timeout_of_names_the_timeout_keyword(bad: object, shown: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        Timeout.of(bad)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        f"timeout must be a Timeout, a number of seconds >= 0 or None, not {shown}."
+    )
