@@ -3,8 +3,10 @@
 It builds requests, parses errors and decides retries; it never touches a socket, a
 clock, a thread or a random source of its own. See ``sdk_transports`` for the clients.
 The paging, Server-Sent Events, hook-record and decoding names load on first use.
-For transport authors: ``wire_headers`` (a request's header lines, Host first) and
-``BodyDecoder`` / ``StreamDecoder`` (undo the Content-Encoding the client asked for).
+For transport authors: ``wire_headers`` (a request's header lines, Host first),
+``BodyDecoder`` / ``StreamDecoder`` (undo the Content-Encoding the client asked for), and
+the submodule ``sdk_core.lowlevel`` (codecs, readers, pool books, wait bounds), loaded
+on first use too.
 """
 
 import importlib
@@ -26,24 +28,16 @@ from ._config import Limits, RetryBudget, RetryPolicy, Timeout
 from ._errors import (
     APIConnectionError,
     APIError,
-    APIStatusError,
     APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
     CallStateError,
     ClientClosedError,
-    ConflictError,
     ConnectError,
     ConnectTimeout,
     DeadlineExceeded,
-    InternalServerError,
     InvalidRequestError,
     LocalProtocolError,
-    NotFoundError,
     PaginationError,
-    PermissionDeniedError,
     PoolTimeout,
-    RateLimitError,
     ReadError,
     ReadTimeout,
     RedirectError,
@@ -52,7 +46,6 @@ from ._errors import (
     SDKError,
     StreamClosedError,
     TooManyRedirects,
-    UnprocessableEntityError,
     WriteError,
     WriteTimeout,
     deadline_exceeded,
@@ -66,7 +59,16 @@ from ._statistics import PoolStatistics
 from ._status import (
     STATUS_ERRORS,
     STATUS_RULES,
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
     StatusRule,
+    UnprocessableEntityError,
     error_class_for,
     parse_error_body,
     status_advice,
@@ -118,6 +120,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "lowlevel":  # a submodule: importing it makes it this package's attribute
+        return importlib.import_module(f"{__name__}.lowlevel")
     home = _LAZY.get(name)
     if home is None:
         raise AttributeError(f"module 'sdk_core' has no attribute {name!r}")
@@ -127,7 +131,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted({*globals(), *__all__, "lowlevel"})
 
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json as _json
 from typing import Any
 
-from ._errors import InvalidRequestError
+from ._error_base import InvalidRequestError
 from ._headers import Headers, HeaderUpdates
 from ._models import Request, RequestContent
 from ._url import URL, QueryParamTypes, build_url

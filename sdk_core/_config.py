@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._errors import InvalidRequestError
+from ._error_base import InvalidRequestError
 from ._sentinel import NOT_GIVEN, NotGiven
 
 __all__ = ["MAX_TIMEOUT", "Limits", "RetryBudget", "RetryPolicy", "Timeout", "wait_bound"]

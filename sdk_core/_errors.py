@@ -2,19 +2,30 @@
 
 ``InvalidRequestError`` is the caller's mistake, raised before anything is sent.
 ``APIConnectionError`` and its subclasses mean no usable response arrived.
-``APIStatusError`` and its subclasses carry a response the server sent.
+``APIStatusError`` and its subclasses carry a response the server sent; they live in
+``_status.py`` beside the table that maps a status to its class and advice.
 ``PaginationError`` is a successful page that cannot be paged on from.
-The status-to-class table lives in ``_status.py``.
+The root ``SDKError`` and the errors
+that carry no request (``InvalidRequestError``, ``LocalProtocolError`` ...) live in
+``_error_base.py``, which the models import; this module re-exports them.
 
 ``str(error)`` of an ``APIError`` is its ``message``, then what a reader of a log needs:
-for a status error the advice of the status table, and for a status, connection or
-too-large error that has a request, its method and URL (redacted by the request's
-policy) and the attempts made.
+for a connection or too-large error that has a request, its method and URL (redacted
+by the request's policy) and the attempts made (a status error adds its advice).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+from ._error_base import (
+    CallStateError,
+    ClientClosedError,
+    InvalidRequestError,
+    LocalProtocolError,
+    SDKError,
+    StreamClosedError,
+)
 
 if TYPE_CHECKING:
     from ._models import Request, Response
@@ -22,24 +33,16 @@ if TYPE_CHECKING:
 __all__ = [
     "APIConnectionError",
     "APIError",
-    "APIStatusError",
     "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
     "CallStateError",
     "ClientClosedError",
-    "ConflictError",
     "ConnectError",
     "ConnectTimeout",
     "DeadlineExceeded",
-    "InternalServerError",
     "InvalidRequestError",
     "LocalProtocolError",
-    "NotFoundError",
     "PaginationError",
-    "PermissionDeniedError",
     "PoolTimeout",
-    "RateLimitError",
     "ReadError",
     "ReadTimeout",
     "RedirectError",
@@ -48,41 +51,10 @@ __all__ = [
     "SDKError",
     "StreamClosedError",
     "TooManyRedirects",
-    "UnprocessableEntityError",
     "WriteError",
     "WriteTimeout",
     "deadline_exceeded",
 ]
-
-
-class SDKError(Exception):
-    """Base class of every error this package raises."""
-
-
-class InvalidRequestError(SDKError, ValueError):
-    """The caller built a request that cannot be sent; raised before sending."""
-
-
-class LocalProtocolError(SDKError, RuntimeError):
-    """A driver broke a rule of the sans-I/O core (fed a codec after EOF, fed a ``Call``
-    an input its state does not take): a bug in the code driving the core, never the
-    peer's fault, and never retried."""
-
-
-class CallStateError(LocalProtocolError):
-    """A driver fed a ``Call`` an input its current state does not accept."""
-
-
-class ClientClosedError(SDKError, RuntimeError):
-    """A request was made on a client (or a transport) after it was closed.
-
-    The caller's mistake, never retried, and not an ``APIConnectionError``: a retry loop
-    that treats connection errors as transient must not spin on a closed client.
-    """
-
-
-class StreamClosedError(SDKError, RuntimeError):
-    """A streamed response body was read a second time, or after it was closed."""
 
 
 def _plural(count: int, noun: str) -> str:
@@ -269,77 +241,3 @@ def deadline_exceeded(
     )
     error.attempts = attempts
     return error
-
-
-class APIStatusError(APIError):
-    """The server answered with an error status.
-
-    ``body`` is the parsed JSON body, or a bounded excerpt of the raw text, or None.
-    ``retry_after`` is the wait in seconds the server asked for, when it asked.
-    ``str(error)`` is ``message`` (the server's words first), then what to do about the
-    status where the status table knows (``sdk_core.status_advice``), then the request.
-    """
-
-    status_code: int
-    names_request = True
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        response: Response,
-        body: Any = None,
-        code: str | None = None,
-        type: str | None = None,
-        request_id: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, request=response.request)
-        self.response = response
-        self.status_code = response.status_code
-        self.body = body
-        self.code = code
-        self.type = type
-        self.request_id = request_id
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        from ._status import status_advice  # _status imports this module
-
-        advice = status_advice(self)
-        if advice is None:
-            return self.message + self._where()
-        end = "" if self.message.endswith((".", "!", "?")) else "."
-        return f"{self.message}{end} {advice}{self._where()}"
-
-
-class BadRequestError(APIStatusError):
-    """400: the server rejected the request as malformed."""
-
-
-class AuthenticationError(APIStatusError):
-    """401: missing or invalid credentials."""
-
-
-class PermissionDeniedError(APIStatusError):
-    """403: the credentials do not allow this operation."""
-
-
-class NotFoundError(APIStatusError):
-    """404: the resource does not exist."""
-
-
-class ConflictError(APIStatusError):
-    """409: the request conflicts with the resource's current state."""
-
-
-class UnprocessableEntityError(APIStatusError):
-    """422: the request was well formed but semantically invalid."""
-
-
-class RateLimitError(APIStatusError):
-    """429: too many requests; ``retry_after`` holds the server's hint, if any."""
-
-
-class InternalServerError(APIStatusError):
-    """Any status of 500 or more: the server failed."""

@@ -1,5 +1,5 @@
 """A request's header list as the request head writes it (``RequestFields``), and the
-framing it declares, as h11 writes and judges them.
+framing it declares, as h11 writes and judges them; the encoded head (``RequestHead``).
 
 ``Headers`` keeps the fields of a list once they are computed, and derives those of a
 list made by appending plain fields (``extend_fields``) without going over every line
@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Final, NamedTuple
 
-from ._errors import InvalidRequestError
+from ._error_base import InvalidRequestError
 
-__all__ = ["RequestFields", "encode_fields", "extend_fields", "lists_close"]
+__all__ = ["RequestFields", "RequestHead", "encode_fields", "extend_fields", "lists_close"]
 
 LENGTH: Final = re.compile(r"[0-9]{1,20}")
 # h11's field-value: bytes' \s is SP, HTAB, CR, LF, VT and FF (the Host added here).
@@ -40,6 +40,15 @@ class RequestFields(NamedTuple):
     chunked: bool
     keep_alive: bool
     refusal: str | None  # why h11 would refuse these fields, raised after the target's
+
+
+class RequestHead(NamedTuple):
+    """The encoded head and the body framing it declares (``encode_request_head``)."""
+
+    data: bytes
+    chunked: bool
+    length: int  # the body's length when not chunked
+    keep_alive: bool  # no "Connection: close"
 
 
 def encode_fields(items: tuple[tuple[str, str], ...]) -> RequestFields:

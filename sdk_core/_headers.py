@@ -11,12 +11,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, TypeAlias, final
 
-from ._errors import InvalidRequestError
+from ._error_base import InvalidRequestError
 from ._redact import DEFAULT_REDACTION, SENSITIVE_HEADERS, Redaction
 
 if TYPE_CHECKING:
-    from ._fields import RequestFields
-    from ._request_head import RequestHead
+    from ._fields import RequestFields, RequestHead
     from ._url import URL
 
 __all__ = ["SENSITIVE_HEADERS", "HeaderTypes", "HeaderUpdates", "Headers"]

@@ -22,6 +22,7 @@ __all__ = [
     "NEED_DATA",
     "BodyChunk",
     "ClientCodec",
+    "NeedData",
     "ResponseEnd",
     "ResponseEvent",
     "ResponseHead",
@@ -37,7 +38,10 @@ _BROKEN_BEFORE_REQUEST: Final = (
 )
 
 
-class _NeedData(enum.Enum):
+class NeedData(enum.Enum):
+    """The type of ``NEED_DATA``, its one value: ``next_event`` (and the readers) have
+    nothing to say until more bytes, or EOF, are fed."""
+
     NEED_DATA = "NEED_DATA"
 
     def __repr__(self) -> str:
@@ -45,11 +49,10 @@ class _NeedData(enum.Enum):
 
 
 #: ``next_event`` has nothing to say until more bytes (or EOF) are fed.
-NEED_DATA: Final = _NeedData.NEED_DATA
+NEED_DATA: Final = NeedData.NEED_DATA
 
 
-# The events made for every response are plain slotted dataclasses, not frozen ones:
-# a frozen dataclass's __init__ costs about 3x as much, and nothing changes them.
+# Slotted, not frozen: built for every response and never changed (docs/performance.md).
 
 
 @dataclass(slots=True)
@@ -75,7 +78,7 @@ class ResponseEnd:
     reusable: bool
 
 
-ResponseEvent: TypeAlias = "ResponseHead | BodyChunk | ResponseEnd | _NeedData"
+ResponseEvent: TypeAlias = "ResponseHead | BodyChunk | ResponseEnd | NeedData"
 
 
 def check_http1_version(version: bytes) -> None:

@@ -11,9 +11,16 @@ case) is repeated here, so the bytes and the refusals are h11's.
 from __future__ import annotations
 
 import re
-from typing import Final, NamedTuple
+from typing import Final
 
-from ._fields import FIELD_VALUE, RequestFields, encode_fields, extend_fields, lists_close
+from ._fields import (
+    FIELD_VALUE,
+    RequestFields,
+    RequestHead,
+    encode_fields,
+    extend_fields,
+    lists_close,
+)
 from ._headers import Headers
 from ._models import Request
 
@@ -27,15 +34,6 @@ __all__ = [
 ]
 
 _TARGET: Final = re.compile(r"[\x21-\x7e]+")
-
-
-class RequestHead(NamedTuple):
-    """The encoded head and the body framing it declares."""
-
-    data: bytes
-    chunked: bool
-    length: int  # the body's length when not chunked
-    keep_alive: bool  # no "Connection: close"
 
 
 class RequestRefused(Exception):

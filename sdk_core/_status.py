@@ -1,4 +1,5 @@
-"""From an error response to its typed error: one table maps status to class and advice.
+"""From an error response to its typed error: the status errors (``APIStatusError`` and
+its subclasses), and the one table that maps a status to its class and advice.
 
 Bodies are parsed from ``{"error": {...}}`` JSON and RFC 9457 problem details; a body
 that is empty, not JSON, truncated or huge still gives the right class, keeping a
@@ -14,29 +15,100 @@ from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any, Final
 
-from ._errors import (
-    APIStatusError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    UnprocessableEntityError,
-)
+from ._errors import APIError
 from ._models import Response
 
 __all__ = [
     "STATUS_ERRORS",
     "STATUS_RULES",
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
     "ErrorBody",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
     "StatusRule",
+    "UnprocessableEntityError",
     "error_class_for",
     "parse_error_body",
     "status_advice",
     "status_error",
 ]
+
+
+class APIStatusError(APIError):
+    """The server answered with an error status.
+
+    ``body`` is the parsed JSON body, or a bounded excerpt of the raw text, or None.
+    ``retry_after`` is the wait in seconds the server asked for, when it asked.
+    ``str(error)`` is ``message`` (the server's words first), then what to do about the
+    status where the status table knows (``sdk_core.status_advice``), then the request.
+    """
+
+    status_code: int
+    names_request = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: Response,
+        body: Any = None,
+        code: str | None = None,
+        type: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, request=response.request)
+        self.response = response
+        self.status_code = response.status_code
+        self.body = body
+        self.code = code
+        self.type = type
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        advice = status_advice(self)
+        if advice is None:
+            return self.message + self._where()
+        end = "" if self.message.endswith((".", "!", "?")) else "."
+        return f"{self.message}{end} {advice}{self._where()}"
+
+
+class BadRequestError(APIStatusError):
+    """400: the server rejected the request as malformed."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: missing or invalid credentials."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the credentials do not allow this operation."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the resource does not exist."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the resource's current state."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well formed but semantically invalid."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; ``retry_after`` holds the server's hint, if any."""
+
+
+class InternalServerError(APIStatusError):
+    """Any status of 500 or more: the server failed."""
 
 
 def _seconds(value: float) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 from urllib.parse import SplitResult, quote, quote_plus, urlsplit
 
-from ._errors import InvalidRequestError
+from ._error_base import InvalidRequestError
 from ._redact import DEFAULT_REDACTION
 
 __all__ = ["URL", "ParamTypes", "QueryParamTypes", "build_url"]
