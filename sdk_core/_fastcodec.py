@@ -1,10 +1,9 @@
-"""``FastClientCodec``: ``ClientCodec``'s interface and answers, at a fraction of the cost.
+"""``FastClientCodec``: ``ClientCodec``'s interface and answers, without h11 in the plain case.
 
 Requests are encoded directly (the headers were validated by ``Headers``; the framing
-checks h11 makes are repeated here). Responses are read by a small state machine whose
-status line and header block are validated by llhttp (httptools) in one C call; body
-framing (Content-Length, chunked, until EOF) is sliced out of one buffer here. No
-callbacks, no per-header events: a response costs one parser call and a split.
+checks h11 makes are repeated here). A response head is validated by llhttp and read by
+``_fasthead.parse_head``; the body's framing (Content-Length, chunked, until EOF) is
+sliced out of one buffer by the small state machine here.
 
 Whatever is not the plain case is handed to h11 with the bytes received so far, so
 the answer is ``ClientCodec``'s: a request to HEAD or CONNECT or one proposing an Upgrade
@@ -23,7 +22,7 @@ from typing import Final
 import h11
 
 from ._errors import InvalidRequestError, LocalProtocolError, RemoteProtocolError
-from ._headers import Headers, scan_fields
+from ._fasthead import CHUNKED, HAS_HTTPTOOLS, head_size, parse_head
 from ._http11 import (
     _BROKEN_BEFORE_REQUEST,
     MAX_HEADER_BYTES,
@@ -35,22 +34,13 @@ from ._http11 import (
     ResponseHead,
 )
 from ._models import Request
-from ._request_head import RequestRefused, encode_request_head, lists_close
-
-try:
-    from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
-except ImportError:  # pragma: no cover - exercised where the extra is not installed
-    HAS_HTTPTOOLS = False
-else:
-    HAS_HTTPTOOLS = True
+from ._request_head import RequestRefused, encode_request_head
 
 __all__ = ["HAS_HTTPTOOLS", "FastClientCodec", "new_codec"]
 
-# h11's blank line (a head may end in LF LF), a status line as the fast path takes it
-# (h11 refuses NUL, VT and FF in the reason), and a chunk-size line (h11's, plus BWS
+# h11's blank line (a head may end in LF LF) and a chunk-size line (h11's, plus BWS
 # before ";").
 _BLANK_LINE: Final = re.compile(rb"\n\r?\n")
-_BAD_REASON: Final = re.compile(r"[\x00\x0b\x0c]")
 _CHUNK_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,20})(?:[ \t]*;[^\n]*)?[ \t]*\r\n")
 
 # Receive states.
@@ -75,61 +65,13 @@ _S_DONE: Final = 3
 _S_ERROR: Final = 4
 _S_DELEGATED: Final = 5  # the whole cycle belongs to self._delegate
 
-# A status line is "HTTP/1.x NNN" and, when more follows, a space and the reason.
-_VERSIONS: Final = {"HTTP/1.1 ": True, "HTTP/1.0 ": False}  # True: may be kept alive
-_STATUS_CODES: Final = {f"{code:03d}": code for code in range(1000)}
 _END_REUSABLE: Final = ResponseEnd(reusable=True)
 _END_FINAL: Final = ResponseEnd(reusable=False)
 _CRLF: Final = b"\r\n"
-_TE_FIELD: Final = "\r\ntransfer-encoding:"
 
-
-class _NoCallbacks:
-    """llhttp only validates: the head is split here, so no callback is needed."""
-
-    __slots__ = ()
-
-
-_SILENT: Final = _NoCallbacks()
 # A request that puts an h11 connection where ours is, to read a response it hands over.
 _PRIMER: Final = Request("GET", "http://delegated.invalid/")
 _PRIMER_CLOSE: Final = Request("GET", "http://delegated.invalid/", headers={"Connection": "close"})
-
-
-# Heads llhttp 9 refuses and older, more lenient versions let through: a bare LF or CR,
-# folded lines. h11 refuses or reads them differently, so they must reach it.
-_LENIENT_PROBES: Final = (
-    b"HTTP/1.1 200 OK\r\nA: b\nC: d\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nA: b\rC: d\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nA: b\r\n\tc\r\n\r\n",
-    b"HTTP/1.1 200 OK\nA: b\r\n\r\n",
-)
-_strict: list[bool] = []  # the probe's answer, once
-
-
-def _llhttp_is_strict() -> bool:
-    """True when llhttp refuses every head in ``_LENIENT_PROBES`` (probed once)."""
-    if not _strict:
-        refused = 0
-        for probe in _LENIENT_PROBES:
-            try:
-                HttpResponseParser(_SILENT).feed_data(probe)
-            except (HttpParserError, HttpParserUpgrade):
-                refused += 1
-        _strict.append(refused == len(_LENIENT_PROBES))
-    return _strict[0]
-
-
-def _needs_h11(text: str) -> bool:
-    """A bare CR or LF, or a folded line: what a lenient llhttp may have accepted."""
-    breaks = text.count("\r\n")
-    return (
-        text.count("\n") != breaks
-        or text.count("\r") != breaks
-        or "\r\n " in text
-        or ("\r\n\t" in text)
-    )
 
 
 def new_codec(*, fast: bool | None = None, max_header_bytes: int = MAX_HEADER_BYTES) -> ClientCodec:
@@ -395,95 +337,30 @@ class FastClientCodec(ClientCodec):
         if self._recv == _R_IDLE:
             raise self._fail("The server sent a response before any request was sent.")
         block = buf[pos:end]
-        head = self._parse_head(block)
-        if head is None:  # not the plain case: h11 reads this response
+        parsed = parse_head(block)
+        if parsed is None:  # not the plain case: h11 reads this response
             return self._delegate_response(b"", skip_head=False)
-        self._pos = self._scan = end
-        return head
-
-    def _parse_head(self, block: bytes | bytearray) -> ResponseHead | None:
-        """The head when it is plain (llhttp accepts it, it is final, its framing is
-        unambiguous); None to let h11 judge it. Sets the body's framing.
-
-        The framing fields are found by C searches of the block; the headers stay a
-        block until something needs them all (``Headers._from_block``)."""
-        try:
-            HttpResponseParser(_SILENT).feed_data(block)
-        except (HttpParserError, HttpParserUpgrade):
-            return None
-        text = block.decode("latin-1")
-        if not _llhttp_is_strict() and _needs_h11(text):
-            return None
-        eol = text.find("\r\n")
-        status_line = text[:eol]
-        http11 = _VERSIONS.get(status_line[:9])
-        status = _STATUS_CODES.get(status_line[9:12])
-        reason = status_line[12:]
-        if http11 is None or status is None:
-            return None
-        if reason and (
-            reason[0] != " " or (not reason.isprintable() and _BAD_REASON.search(reason))
-        ):
-            return None
-        if status < 200:  # 1xx: h11 skips it
-            return None
-        fields = text[eol:-2]  # every field line after a CRLF and before one
-        lowered = fields.lower()
-        length = -1
-        lengths = scan_fields(fields, lowered, "content-length")
-        if lengths is not None:
-            # h11 judges a repeated or unusual Content-Length (latin-1 has no decimal
-            # digit but 0-9).
-            value = lengths[0]
-            if len(lengths) > 1 or not value.isdecimal() or len(value) > 20:
-                return None
-            length = int(value)
-        headers = Headers._from_block(fields, lowered)
-        chunked = _TE_FIELD in lowered
-        if chunked:
-            codings = scan_fields(fields, lowered, "transfer-encoding")
-            assert codings is not None
-            if length >= 0 or len(codings) > 1 or codings[0].lower() != "chunked":
-                return None  # h11 judges mixed or unusual framing
-            if codings[0] != "chunked":  # h11 hands the coding over lowercased
-                items = headers.multi_items()
-                items = [(n, "chunked" if n == "transfer-encoding" else v) for n, v in items]
-                headers = Headers._trusted(items)
-        close = False
-        if "close" in lowered:  # else no Connection field lists it
-            for value in scan_fields(fields, lowered, "connection") or ():
-                if lists_close(value):
-                    close = True
-                    break
+        head, length, keep_alive = parsed
         # ClientCodec._check_size counts 4 bytes a field for the colon and CRLF (3 in the
         # block) and at most 1 more than the block for the status line; a field takes at
         # least 4 bytes of the block: only a block near the bound needs the exact count.
-        if len(block) + len(block) // 4 + 1 > self._max_header_bytes and (
-            self._counted_size(status_line, headers.multi_items()) > self._max_header_bytes
-        ):
-            raise self._fail(
-                f"The response header block is larger than {self._max_header_bytes} bytes."
-            )
-        if close or not http11:
+        limit = self._max_header_bytes
+        if len(block) + len(block) // 4 + 1 > limit and head_size(block, head) > limit:
+            raise self._fail(f"The response header block is larger than {limit} bytes.")
+        if not keep_alive:
             self._keep_alive = False
-        if status in (204, 304):
+        if length > 0:
+            self._left = length
+            self._recv = _R_LENGTH
+        elif length == 0:
             self._recv = _R_END
-        elif chunked:
+        elif length == CHUNKED:
             self._recv = _R_CHUNK_LINE
             self._head_raw = bytes(block)
-        elif length >= 0:
-            self._left = length
-            self._recv = _R_LENGTH if length else _R_END
-        else:  # RFC 9112 6.3: read until the server closes
-            self._keep_alive = False
+        else:
             self._recv = _R_UNTIL_EOF
-        return ResponseHead(status, headers)
-
-    @staticmethod
-    def _counted_size(status_line: str, items: list[tuple[str, str]]) -> int:
-        """The size of a head as ``ClientCodec._check_size`` counts it."""
-        size = sum(len(name) + len(value) for name, value in items)
-        return size + 17 + max(len(status_line) - 13, 0) + 4 * len(items)
+        self._pos = self._scan = end
+        return head
 
     def _take(self, most: int) -> bytes:
         """Up to ``most`` buffered bytes (there is at least one)."""

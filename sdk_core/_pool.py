@@ -28,7 +28,7 @@ class _Conn(enum.Enum):
     IDLE = "idle"
 
 
-@dataclass(slots=True)  # not frozen: one per request, and frozen costs 3x to build
+@dataclass(slots=True)  # not frozen: one is built per request (docs/performance.md)
 class Lease:
     """Connection ``connection`` is this request's; ``is_new``: the driver opens it."""
 

@@ -32,7 +32,8 @@ __all__ = [
 # Serialises the reset of a pool in a forked child. A lock held by another thread at
 # fork time stays held in the child forever, so the child gets a fresh one.
 _fork_lock = threading.Lock()
-# os.getpid() is a system call (~0.15 us); the hot paths read this copy instead.
+# This process's id, renewed after a fork: the hot paths read it instead of calling
+# os.getpid() (docs/performance.md).
 _pid = os.getpid()
 
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import sdk_core._fastcodec as fastcodec
+import sdk_core._fasthead as fasthead
 from sdk_core import (
     Call,
     Completed,
@@ -925,16 +926,16 @@ class _LenientParser:
 def test_heads_a_lenient_llhttp_would_pass_still_get_h11s_answer(
     data: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fastcodec, "HttpResponseParser", _LenientParser)
-    monkeypatch.setattr(fastcodec, "_strict", [])  # probed again, with the lenient parser
+    monkeypatch.setattr(fasthead, "HttpResponseParser", _LenientParser)
+    monkeypatch.setattr(fasthead, "_strict", [])  # probed again, with the lenient parser
     exchange = Exchange(response=data, pieces=[data])
     assert run(FastClientCodec, exchange) == run(ClientCodec, exchange)
-    assert fastcodec._strict == [False]
+    assert fasthead._strict == [False]
 
 
 def test_the_installed_llhttp_refuses_what_h11_must_judge() -> None:
     """The fast path skips its own bare CR/LF and folding checks only on this answer."""
-    assert fastcodec._llhttp_is_strict()
+    assert fasthead._llhttp_is_strict()
 
 
 @pytest.mark.parametrize("codec_class", [ClientCodec, FastClientCodec])
