@@ -44,8 +44,7 @@ __all__ = [
 class CallState(enum.Enum):
     """Where a call is."""
 
-    # Members are singletons: identity hashing is exact and much cheaper than Enum's
-    # name hashing on the hot path of every transition.
+    # Members are singletons, so identity is an exact hash for the table's keys.
     __hash__ = object.__hash__
 
     READY_TO_SEND = "ready to send"
@@ -68,8 +67,7 @@ class CallInput(enum.Enum):
 
 
 # The members by their names, as h11 names its states: the table below reads better, and
-# on CPython 3.11 reading ``CallState.DONE`` costs about ten times a global read (the
-# enum's metaclass), which a call's dozen transitions and checks would pay every time.
+# the transitions read plain module globals rather than attributes of the enum class.
 READY_TO_SEND: Final = CallState.READY_TO_SEND
 AWAITING_OUTCOME: Final = CallState.AWAITING_OUTCOME
 READY_TO_SLEEP: Final = CallState.READY_TO_SLEEP
@@ -268,9 +266,16 @@ class Call:
         # min(): now + total - now can exceed total by a rounding error.
         return min(deadline - now, self._options.timeout.total or 0.0)
 
-    def _move(self, event: CallInput, target: CallState) -> None:
+    def _legal(self, event: CallInput) -> frozenset[CallState]:
+        """The states ``event`` may lead to from here (``TRANSITIONS``); raises
+        ``CallStateError`` when it is not legal at all. Looked up once per input."""
         allowed = TRANSITIONS.get((self._state, event))
-        if allowed is None or target not in allowed:
+        if allowed is None:
+            self._fail_state(event)
+        return allowed
+
+    def _move(self, event: CallInput, allowed: frozenset[CallState], target: CallState) -> None:
+        if target not in allowed:
             self._fail_state(event)
         self._state = target
 
@@ -279,13 +284,9 @@ class Call:
         self._state = ERROR
         raise CallStateError(f"Call cannot take {event.value} in state {state.value!r}.")
 
-    def _check(self, event: CallInput) -> None:
-        if (self._state, event) not in TRANSITIONS:
-            self._fail_state(event)
-
     def next_event(self) -> CallEvent:
         """What the driver does next. Raises ``CallStateError`` while awaiting an outcome."""
-        self._check(NEXT_EVENT)
+        allowed = self._legal(NEXT_EVENT)
         if self._state is READY_TO_SEND:
             remaining = self._remaining(self._estimated_now)
             if remaining is not None and remaining <= 0:
@@ -295,13 +296,13 @@ class Call:
                     attempts=self.attempts,
                     request_sent=self.attempts > 0,
                 )
-                self._move(NEXT_EVENT, DONE)
+                self._move(NEXT_EVENT, allowed, DONE)
                 return Failed(error)
             if self._redirect_pending:  # a redirect continues the attempt it came from
                 self._redirect_pending = False
             else:
                 self.attempts += 1
-            self._move(NEXT_EVENT, AWAITING_OUTCOME)
+            self._move(NEXT_EVENT, allowed, AWAITING_OUTCOME)
             timeout = self._options.timeout
             return SendRequest(
                 self.request, timeout if remaining is None else timeout.capped(remaining)
@@ -311,23 +312,23 @@ class Call:
         self._pending = None
         if isinstance(pending, Sleep):
             self._estimated_now += pending.seconds
-            self._move(NEXT_EVENT, READY_TO_SEND)
+            self._move(NEXT_EVENT, allowed, READY_TO_SEND)
         else:
-            self._move(NEXT_EVENT, DONE)
+            self._move(NEXT_EVENT, allowed, DONE)
         return pending
 
     def receive_response(
         self, response: Response, *, now: float, wall_time: float | None = None
     ) -> None:
-        """Report the attempt's response. ``wall_time`` (Unix seconds) dates Retry-After."""
-        self._check(RECEIVE_RESPONSE)
-        response.request = response.request or self.request
-        redaction = response.request.headers._redaction
-        if redaction is not None and response.headers._redaction is None:
-            response.headers = response.headers.with_redaction(redaction)  # the client's
+        """Report the attempt's response. ``wall_time`` (Unix seconds) dates Retry-After.
+
+        The call gives the response its metadata here (``Response._taken_by_call``), and
+        the ``Completed`` or error it leads to holds that response."""
+        allowed = self._legal(RECEIVE_RESPONSE)
         options = self._options
-        response.request_id_header = options.request_id_header
-        response.redirects = self.redirects
+        response = response._taken_by_call(
+            self.request, self.attempts, self.redirects, options.request_id_header
+        )
         if 300 <= response.status_code < 400 and options.follow_redirects:
             decision = redirect_request(
                 self.request,
@@ -337,13 +338,13 @@ class Call:
                 auth_header=options.auth_header,
             )
             if decision is not None:
-                self._redirect(decision, response, now)
+                self._redirect(decision, response, now, allowed)
                 return
-        self._decide(RECEIVE_RESPONSE, response, now, wall_time)
+        self._decide(RECEIVE_RESPONSE, allowed, response, now, wall_time)
 
     def receive_error(self, error: APIError, *, now: float) -> None:
         """Report that the attempt failed with a transport's ``error``."""
-        self._check(RECEIVE_ERROR)
+        allowed = self._legal(RECEIVE_ERROR)
         if not isinstance(error, APIError):  # a guard for untyped drivers
             self._fail_state(RECEIVE_ERROR)
         if error.request is None:
@@ -359,13 +360,19 @@ class Call:
             )
             cut.__cause__ = error
             error = cut
-        self._decide(RECEIVE_ERROR, error, now, None)
+        self._decide(RECEIVE_ERROR, allowed, error, now, None)
 
-    def _redirect(self, decision: RedirectDecision, response: Response, now: float) -> None:
+    def _redirect(
+        self,
+        decision: RedirectDecision,
+        response: Response,
+        now: float,
+        allowed: frozenset[CallState],
+    ) -> None:
         self._estimated_now = now
         self.decisions.append(decision)
         if decision.request is not None:
-            self._move(RECEIVE_RESPONSE, READY_TO_SEND)
+            self._move(RECEIVE_RESPONSE, allowed, READY_TO_SEND)
             self.redirects += 1
             self._redirect_pending = True
             self.request = decision.request
@@ -373,11 +380,12 @@ class Call:
         error = redirect_error(decision, response)
         error.attempts = self.attempts
         self._pending = Failed(error)
-        self._move(RECEIVE_RESPONSE, FAILING)
+        self._move(RECEIVE_RESPONSE, allowed, FAILING)
 
     def _decide(
         self,
         event: CallInput,
+        allowed: frozenset[CallState],
         outcome: Response | APIError,
         now: float,
         wall_time: float | None,
@@ -399,16 +407,15 @@ class Call:
         if decision.retry:
             if decision.delay > 0:
                 self._pending = Sleep(decision.delay)
-                self._move(event, READY_TO_SLEEP)
+                self._move(event, allowed, READY_TO_SLEEP)
             else:
-                self._move(event, READY_TO_SEND)
+                self._move(event, allowed, READY_TO_SEND)
             return
         if isinstance(outcome, Response) and decision.reason is SUCCESS:
-            outcome.attempts = self.attempts
             if self._budget is not None:
                 self._budget.record_success()
             self._pending = Completed(outcome)
-            self._move(event, SUCCEEDED)
+            self._move(event, allowed, SUCCEEDED)
             return
         error = (
             status_error(outcome, retry_after=decision.retry_after)
@@ -417,4 +424,4 @@ class Call:
         )
         error.attempts = self.attempts
         self._pending = Failed(error)
-        self._move(event, FAILING)
+        self._move(event, allowed, FAILING)

@@ -6,9 +6,10 @@ import codecs
 import json as _json
 import re
 from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import Any, TypeAlias
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ._errors import InvalidRequestError
+from ._error_base import InvalidRequestError
 from ._headers import Headers, HeaderTypes
 from ._url import URL
 
@@ -106,28 +107,26 @@ class Request:
 class Response:
     """An HTTP response with its body read.
 
-    ``attempts`` is set by the client to the number of attempts the call took;
-    ``redirects`` to the number of redirects it followed to get here (0: none).
-    ``json()`` raises ``ValueError`` (json.JSONDecodeError) for a body that is not JSON.
+    Every attribute is read-only. ``request`` is the request that got the response,
+    ``attempts`` the attempts the call took (1 outside a call), ``redirects`` the
+    redirects it followed to get here (0: none), and ``request_id`` the value of
+    ``request_id_header`` (``x-request-id`` unless the client names another). The call
+    sets them in one step, ``_taken_by_call``, when the response is reported to it and
+    before anyone else sees it. Headers that carry no redaction policy are shown under
+    that of ``request``'s headers (the client that sent it).
+
+    An invalid status code raises ``ValueError``; ``json()`` raises ``ValueError``
+    (json.JSONDecodeError) for a body that is not JSON.
     """
 
-    __slots__ = (
-        "attempts",
-        "content",
-        "headers",
-        "redirects",
-        "request",
-        "request_id_header",
-        "status_code",
-    )
+    __slots__ = ("_call", "_content", "_headers", "_request", "_status_code")
 
-    status_code: int
-    headers: Headers
-    content: bytes
-    request: Request | None
-    attempts: int
-    redirects: int
-    request_id_header: str
+    _status_code: int
+    _headers: Headers
+    _content: bytes
+    _request: Request | None
+    # (attempts, redirects, request_id_header) once a call took the response, else None.
+    _call: tuple[int, int, str] | None
 
     def __init__(
         self,
@@ -139,29 +138,115 @@ class Response:
     ) -> None:
         if type(status_code) is not int or not 100 <= status_code <= 999:
             raise ValueError(f"Invalid status code {status_code!r}.")
-        self.status_code = status_code
+        self._status_code = status_code
         hdrs = headers if type(headers) is Headers else Headers(headers)  # immutable: shared
-        if request is not None and hdrs._redaction is None:
-            redaction = request.headers._redaction
-            if redaction is not None:  # shown under the policy of the client that sent it
-                hdrs = hdrs.with_redaction(redaction)
-        self.headers = hdrs
-        self.content = bytes(content)
-        self.request = request
-        self.attempts = 1
-        self.redirects = 0
-        self.request_id_header = "x-request-id"
+        self._headers = hdrs if request is None else _shown_for(hdrs, request, owned=False)
+        self._content = bytes(content)
+        self._request = request
+        self._call = None
+
+    @classmethod
+    def _received(
+        cls, status_code: int, headers: Headers, content: bytes, request: Request
+    ) -> Response:
+        """A response a reader assembled from a codec's events: the codec checked the
+        status and made ``headers`` for this response alone, so they take ``request``'s
+        redaction policy without a copy."""
+        self = cls.__new__(cls)
+        self._status_code = status_code
+        self._headers = _shown_for(headers, request, owned=True)
+        self._content = content
+        self._request = request
+        self._call = None
+        return self
+
+    def _taken_by_call(
+        self, request: Request, attempts: int, redirects: int, request_id_header: str
+    ) -> Response:
+        """This response with the call's metadata, for the call whose latest request is
+        ``request``: the one place it is attached. A response without a request gets
+        ``request``, and its redaction policy. A response a call took already (a canned
+        response a handler returns again) is not changed: it is returned as it is when
+        the metadata is the same, else copied."""
+        meta = (attempts, redirects, request_id_header)
+        taken = self._call
+        if taken is None:
+            if self._request is None:
+                self._request = request
+                self._headers = _shown_for(self._headers, request, owned=False)
+            self._call = meta
+            return self
+        if taken == meta:
+            return self
+        copy = Response.__new__(Response)
+        copy._status_code = self._status_code
+        copy._headers = self._headers
+        copy._content = self._content
+        copy._request = self._request
+        copy._call = meta
+        return copy
+
+    def _fill(self, content: bytes) -> None:
+        """Keep the body of a streamed response, read after its head was handed over
+        (``StreamResponse.read``, ``read_whole``): the one write to a response's
+        attributes after it was made."""
+        self._content = content
+
+    if TYPE_CHECKING:
+
+        @property
+        def status_code(self) -> int:
+            """The status code."""
+
+        @property
+        def headers(self) -> Headers:
+            """The response headers."""
+
+        @property
+        def content(self) -> bytes:
+            """The body, its Content-Encoding undone."""
+
+        @property
+        def request(self) -> Request | None:
+            """The request that got this response (after redirects, the last one)."""
+
+    else:  # the same read-only views, each read one C call (see docs/performance.md)
+        status_code = property(attrgetter("_status_code"), doc="The status code.")
+        headers = property(attrgetter("_headers"), doc="The response headers.")
+        content = property(attrgetter("_content"), doc="The body, its Content-Encoding undone.")
+        request = property(
+            attrgetter("_request"),
+            doc="The request that got this response (after redirects, the last one).",
+        )
+
+    @property
+    def attempts(self) -> int:
+        """The attempts the call took to get this response (1 outside a call)."""
+        call = self._call
+        return 1 if call is None else call[0]
+
+    @property
+    def redirects(self) -> int:
+        """The redirects the call followed to get here (0: none)."""
+        call = self._call
+        return 0 if call is None else call[1]
+
+    @property
+    def request_id_header(self) -> str:
+        """The header ``request_id`` reads (the client's ``request_id_header``)."""
+        call = self._call
+        return "x-request-id" if call is None else call[2]
 
     @property
     def is_success(self) -> bool:
         """True for a 2xx status."""
-        return 200 <= self.status_code < 300
+        return 200 <= self._status_code < 300
 
     @property
     def encoding(self) -> str:
         """The charset named by Content-Type when it is a text encoding for bodies, else
         utf-8 (an unknown name, or a codec such as idna or punycode that maps names)."""
-        match = _CHARSET.search(self.headers.first("content-type") or "")
+        match = _CHARSET.search(self._headers.first("content-type") or "")
         if not match:
             return "utf-8"
         try:
@@ -176,18 +261,32 @@ class Response:
     def text(self) -> str:
         """The body decoded with ``encoding``; undecodable bytes are replaced."""
         try:
-            return self.content.decode(self.encoding, errors="replace")
+            return self._content.decode(self.encoding, errors="replace")
         except (LookupError, UnicodeError):  # unknown, or a codec like idna that cannot replace
-            return self.content.decode("utf-8", errors="replace")
+            return self._content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
         """The body parsed as JSON."""
-        return _json.loads(self.content)
+        return _json.loads(self._content)
 
     @property
     def request_id(self) -> str | None:
         """The server's request id (``x-request-id`` unless the client names another)."""
-        return self.headers.first(self.request_id_header)
+        call = self._call
+        return self._headers.first("x-request-id" if call is None else call[2])
 
     def __repr__(self) -> str:
-        return f"<Response [{self.status_code}]>"
+        return f"<Response [{self._status_code}]>"
+
+
+def _shown_for(headers: Headers, request: Request, *, owned: bool) -> Headers:
+    """``headers`` shown under ``request``'s redaction policy when they carry none of
+    their own: the one rule for a response's policy. ``owned`` headers (made for one
+    response by a codec) take it in place; others are shared, so they are copied."""
+    redaction = request.headers._redaction
+    if redaction is None or headers._redaction is not None:
+        return headers
+    if owned:
+        headers._redaction = redaction
+        return headers
+    return headers.with_redaction(redaction)

@@ -8,16 +8,10 @@ step, so the assembly and its bounds live here once, for threads and async alike
 from __future__ import annotations
 
 from ._decoding import BodyDecoder, StreamDecoder, body_too_large
-from ._http11 import NEED_DATA, BodyChunk, ClientCodec, ResponseEnd, ResponseHead, _NeedData
+from ._http11 import NEED_DATA, BodyChunk, ClientCodec, NeedData, ResponseEnd, ResponseHead
 from ._models import Request, Response
 
 __all__ = ["BodyBuffer", "ResponseReader", "StreamReader"]
-
-
-def _adopt_redaction(head: ResponseHead, request: Request) -> None:
-    """Show the head's headers under the request's policy, as ``Response`` would, but
-    without a copy: the codec made them for this response and nobody else holds them."""
-    head.headers._redaction = request.headers._redaction
 
 
 class ResponseReader:
@@ -45,7 +39,7 @@ class ResponseReader:
         """Bytes read from the connection; b"" means EOF."""
         self._codec.feed(data)
 
-    def step(self) -> tuple[Response, bool] | _NeedData:
+    def step(self) -> tuple[Response, bool] | NeedData:
         """Advance as far as the bytes fed allow."""
         codec = self._codec
         while True:
@@ -63,7 +57,6 @@ class ResponseReader:
                         raise body_too_large(self._max_size)
             elif isinstance(event, ResponseHead):
                 self._head = event
-                _adopt_redaction(event, self._request)
                 encodings = event.headers._values("content-encoding")
                 if encodings:  # every line of the field: RFC 9110 5.3 joins them
                     self._decoder = BodyDecoder(", ".join(encodings), max_size=self._max_size)
@@ -75,11 +68,8 @@ class ResponseReader:
                     self._pieces.append(self._decoder.flush())
                 if event.reusable:
                     codec.start_next_cycle()
-                response = Response(
-                    head.status_code,
-                    headers=head.headers,
-                    content=b"".join(self._pieces),
-                    request=self._request,
+                response = Response._received(
+                    head.status_code, head.headers, b"".join(self._pieces), self._request
                 )
                 return response, event.reusable
 
@@ -110,18 +100,17 @@ class StreamReader:
         """Bytes read from the connection; b"" means EOF."""
         self._codec.feed(data)
 
-    def head(self) -> Response | _NeedData:
+    def head(self) -> Response | NeedData:
         """The response head, or ``NEED_DATA``."""
         event = self._codec.next_event()
         if event is NEED_DATA:
             return NEED_DATA
         # The codec yields the head before anything else of a response.
         assert isinstance(event, ResponseHead)
-        _adopt_redaction(event, self._request)
         self._decoder = StreamDecoder(event.headers.get("content-encoding"), window=self._window)
-        return Response(event.status_code, headers=event.headers, request=self._request)
+        return Response._received(event.status_code, event.headers, b"", self._request)
 
-    def body(self) -> bytes | _NeedData:
+    def body(self) -> bytes | NeedData:
         """The next decoded piece of the body, b"" at its end, or ``NEED_DATA``."""
         decoder = self._decoder
         assert decoder is not None, "body() before head()"

@@ -18,6 +18,7 @@ from sdk_core import (
     ConnectTimeout,
     Headers,
     InvalidRequestError,
+    PoolStatistics,
     PoolTimeout,
     ReadError,
     ReadTimeout,
@@ -28,8 +29,7 @@ from sdk_core import (
     WriteTimeout,
     wire_headers,
 )
-from sdk_core._http11 import MAX_HEADER_BYTES, body_item_bytes, check_http1_version
-from sdk_core._statistics import PoolStatistics
+from sdk_core.lowlevel import MAX_HEADER_BYTES, body_item_bytes, check_http1_version
 
 from ._connect_errors import connect_error, where
 

@@ -6,8 +6,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
-from sdk_core import Request, Response, Timeout
-from sdk_core._statistics import PoolStatistics
+from sdk_core import PoolStatistics, Request, Response, Timeout
 
 __all__ = ["MockHandler", "MockTransport"]
 
@@ -26,11 +25,11 @@ class MockTransport:
         self.handler = handler
         self.closed = False
 
-    def _finish(self, response: Response, request: Request) -> Response:
+    def _finish(self, response: Response) -> Response:
+        # The response goes to the call as the handler made it: the call gives it the
+        # request (when it names none) with the rest of its metadata.
         if not isinstance(response, Response):
             raise TypeError(f"MockTransport handler returned {type(response).__name__}.")
-        if response.request is None:
-            response.request = request
         return response
 
     def handle_request(self, request: Request, timeout: Timeout) -> Response:
@@ -40,14 +39,14 @@ class MockTransport:
             if inspect.iscoroutine(result):
                 result.close()
             raise TypeError("An async MockTransport handler needs AsyncClient.")
-        return self._finish(result, request)
+        return self._finish(result)
 
     async def handle_async_request(self, request: Request, timeout: Timeout) -> Response:
         """Answer with the handler's response, awaiting it when the handler is async."""
         result = self.handler(request)
         if inspect.isawaitable(result):
             result = await result
-        return self._finish(result, request)
+        return self._finish(result)
 
     def statistics(self) -> PoolStatistics:
         """Always empty: a mock holds no connections."""

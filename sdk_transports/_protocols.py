@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from sdk_core import Request, Response, Timeout
-from sdk_core._statistics import PoolStatistics
+from sdk_core import PoolStatistics, Request, Response, Timeout
 
 __all__ = [
     "STREAM_WINDOW",

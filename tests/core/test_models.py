@@ -495,8 +495,8 @@ def test_response_basics() -> None:
     assert response.request is None
     assert response.attempts == 1
     assert repr(response) == "<Response [201]>"
-    response.request_id_header = "x-other"
-    assert response.request_id is None
+    assert response.request_id_header == "x-request-id"
+    assert response.redirects == 0
     assert not Response(199).is_success
     assert not Response(300).is_success
     assert Response(299).is_success

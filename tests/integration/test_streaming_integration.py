@@ -99,8 +99,8 @@ def test_httpbin_streams(kind: str, httpbin: Any) -> None:
             pieces = list(response.iter_bytes())
         assert sum(map(len, pieces)) == 100_000
         assert max(map(len, pieces)) <= 64 * 1024
-        with pytest.raises(NotFoundError):
-            client.stream("GET", "/status/404")
+        with pytest.raises(NotFoundError), client.stream("GET", "/status/404"):
+            raise AssertionError("not reached")
         assert transport.statistics().in_use == 0
 
 
