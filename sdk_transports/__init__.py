@@ -11,24 +11,33 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._anyio_transport import AnyioTransport
     from ._async_client import AsyncClient
+    from ._async_sockets import AnyioTransport, AsyncSocketTransport
     from ._client import Client
     from ._client_base import ClientOptions, ClientSettings, ContentTypes, RequestKwargs
     from ._httpcore import AsyncHttpcoreTransport, HttpcoreTransport
     from ._mock import MockTransport
     from ._paging import AsyncPaginator, Paginator
-    from ._protocols import AsyncTransport, Transport
+    from ._protocols import (
+        STREAM_WINDOW,
+        AsyncStreamingTransport,
+        AsyncTransport,
+        StreamingTransport,
+        Transport,
+    )
     from ._sockets import SocketTransport
     from ._streaming import AsyncBodyIterator, AsyncStreamResponse, BodyIterator, StreamResponse
 
 __all__ = [
+    "STREAM_WINDOW",
     "AnyioTransport",
     "AsyncBodyIterator",
     "AsyncClient",
     "AsyncHttpcoreTransport",
     "AsyncPaginator",
+    "AsyncSocketTransport",
     "AsyncStreamResponse",
+    "AsyncStreamingTransport",
     "AsyncTransport",
     "BodyIterator",
     "Client",
@@ -41,16 +50,21 @@ __all__ = [
     "RequestKwargs",
     "SocketTransport",
     "StreamResponse",
+    "StreamingTransport",
     "Transport",
 ]
 
 # Public name -> the private module that defines it.
 _HOMES = {
-    "AnyioTransport": "_anyio_transport",
+    "StreamingTransport": "_protocols",
+    "STREAM_WINDOW": "_protocols",
+    "AsyncStreamingTransport": "_protocols",
+    "AnyioTransport": "_async_sockets",
     "AsyncBodyIterator": "_streaming",
     "AsyncClient": "_async_client",
     "AsyncHttpcoreTransport": "_httpcore",
     "AsyncPaginator": "_paging",
+    "AsyncSocketTransport": "_async_sockets",
     "AsyncStreamResponse": "_streaming",
     "AsyncTransport": "_protocols",
     "BodyIterator": "_streaming",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -25,6 +26,7 @@ __all__ = ["HAPPY_EYEBALLS_DELAY", "AllAttemptsFailed", "interleave", "open_sock
 HAPPY_EYEBALLS_DELAY = 0.25
 
 Address = tuple[int, Any]  # (family, sockaddr)
+SocketOption = tuple[int, int, int | bytes]  # (level, option, value) for setsockopt
 
 
 class AllAttemptsFailed(OSError):
@@ -61,13 +63,23 @@ async def _resolve(loop: asyncio.AbstractEventLoop, host: str, port: int) -> lis
     return [(family, (host, port))]
 
 
-async def _connect(loop: asyncio.AbstractEventLoop, address: Address) -> socket.socket:
-    """A non-blocking socket connected to ``address``; closed if that fails or is
+async def _connect(
+    loop: asyncio.AbstractEventLoop,
+    address: Address,
+    local_address: str | None = None,
+    socket_options: Sequence[SocketOption] = (),
+) -> socket.socket:
+    """A non-blocking socket connected to ``address`` (from ``local_address`` when
+    given, with ``socket_options`` set before connecting); closed if that fails or is
     cancelled."""
     sock = socket.socket(address[0], socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for option in socket_options:
+            sock.setsockopt(*option)
+        if local_address is not None:
+            sock.bind((local_address, 0))
         await loop.sock_connect(sock, address[1])
     except BaseException:
         sock.close()
@@ -75,7 +87,12 @@ async def _connect(loop: asyncio.AbstractEventLoop, address: Address) -> socket.
     return sock
 
 
-async def _race(loop: asyncio.AbstractEventLoop, addresses: list[Address]) -> socket.socket:
+async def _race(
+    loop: asyncio.AbstractEventLoop,
+    addresses: list[Address],
+    local_address: str | None = None,
+    socket_options: Sequence[SocketOption] = (),
+) -> socket.socket:
     """The first of ``addresses`` to connect, attempts staggered by
     ``HAPPY_EYEBALLS_DELAY``; the others are cancelled and closed."""
     won: list[socket.socket] = []
@@ -83,7 +100,7 @@ async def _race(loop: asyncio.AbstractEventLoop, addresses: list[Address]) -> so
 
     async def attempt(address: Address, failed: anyio.Event) -> None:
         try:
-            sock = await _connect(loop, address)
+            sock = await _connect(loop, address, local_address, socket_options)
         except OSError as exc:
             errors.append(exc)
             failed.set()
@@ -110,8 +127,16 @@ async def _race(loop: asyncio.AbstractEventLoop, addresses: list[Address]) -> so
     return won[0]
 
 
-async def open_socket(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
-    """A connected non-blocking TCP socket to ``host``:``port``.
+async def open_socket(
+    loop: asyncio.AbstractEventLoop,
+    host: str,
+    port: int,
+    *,
+    local_address: str | None = None,
+    socket_options: Sequence[SocketOption] = (),
+) -> socket.socket:
+    """A connected non-blocking TCP socket to ``host``:``port``, bound to
+    ``local_address`` when given, with ``socket_options`` set.
 
     Raises ``socket.gaierror`` when the name does not resolve, the ``OSError`` of the
     one address tried, or ``AllAttemptsFailed`` when several were. On cancellation
@@ -119,5 +144,5 @@ async def open_socket(loop: asyncio.AbstractEventLoop, host: str, port: int) -> 
     """
     addresses = await _resolve(loop, host, port)
     if len(addresses) == 1:
-        return await _connect(loop, addresses[0])
-    return await _race(loop, addresses)
+        return await _connect(loop, addresses[0], local_address, socket_options)
+    return await _race(loop, addresses, local_address, socket_options)

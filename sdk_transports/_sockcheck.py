@@ -8,7 +8,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from sdk_core._config import wait_bound
+from sdk_core.lowlevel import wait_bound
 
 __all__ = ["is_readable", "readable_probe", "socket_timeout"]
 

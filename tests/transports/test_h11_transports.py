@@ -997,8 +997,8 @@ def test_readable_probe_sees_data_eof_and_a_closed_socket() -> None:
         assert readable_probe(left)() is True  # cannot even be registered
 
 
-def test_socket_transport_sets_a_timeout_only_when_it_changes() -> None:
-    from sdk_transports import _sockets
+def test_socket_stream_sets_a_timeout_only_when_it_changes() -> None:
+    from sdk_transports._backends._sync import SyncSocketStream
 
     calls: list[float | None] = []
 
@@ -1007,12 +1007,19 @@ def test_socket_transport_sets_a_timeout_only_when_it_changes() -> None:
             calls.append(value)
             super().settimeout(value)
 
-    sock = Recording()
-    with sock:
-        _sockets._set_timeout(sock, 5.0)
-        _sockets._set_timeout(sock, 5.0)
-        _sockets._set_timeout(sock, None)
-        _sockets._set_timeout(sock, None)
-        _sockets._set_timeout(sock, 0.5)
-        assert calls == [5.0, None, 0.5]
-        assert sock.gettimeout() == 0.5
+    left, right = socket.socketpair()
+    with left, right:
+        recording = Recording(fileno=left.detach())
+        with recording:
+            stream = SyncSocketStream(recording)
+            right.sendall(b"abc")
+            assert stream.receive(1, 5.0) == b"a"
+            assert stream.receive(1, 5.0) == b"b"
+            stream.send(b"x", None)
+            stream.send(b"y", None)
+            assert stream.receive(1, 0.5) == b"c"
+            assert calls == [5.0, None, 0.5]
+            assert recording.gettimeout() == 0.5
+            with pytest.raises(TimeoutError):
+                stream.receive(1, 0)  # a timeout of 0 is a timeout, not BlockingIOError
+            assert right.recv(2) == b"xy"

@@ -1,5 +1,6 @@
-"""``_TimerWheel``: AnyioTransport's read timeouts on asyncio share loop timers by
-bucket; driven here by a fake loop clock, so nothing waits."""
+"""The async backends' timeouts: ``TimerWheel`` on asyncio shares loop timers by bucket
+(driven by a fake loop clock), ``TrioTimeouts`` runs on trio's ``MockClock``; nothing
+waits in real time."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from sdk_transports._anyio_transport import _bucket, _TimerWheel
+from sdk_transports._backends._asyncio import TimerWheel as _TimerWheel
+from sdk_transports._backends._buckets import bucket as _bucket
 
 
 class FakeLoop:
@@ -102,7 +104,8 @@ def test_trio_read_timeouts_expire_waits_on_virtual_time() -> None:
     later-added, earlier bucket); a wait whose bytes arrive is left alone."""
     trio = pytest.importorskip("trio")
     trio_testing = pytest.importorskip("trio.testing")
-    from sdk_transports._anyio_transport import _TrioStream, _TrioTimeouts
+    from sdk_transports._backends._trio import TrioStream as _TrioStream
+    from sdk_transports._backends._trio import TrioTimeouts as _TrioTimeouts
 
     pairs = [socket.socketpair() for _ in range(3)]
     for a, _ in pairs:
@@ -150,7 +153,8 @@ def test_expiring_a_stream_closed_under_it_is_harmless() -> None:
     """The watcher may fire for a wait whose socket was just closed: it must not raise
     (an exception in trio's system task would end the whole run)."""
     trio = pytest.importorskip("trio")
-    from sdk_transports._anyio_transport import _TrioStream, _TrioTimeouts
+    from sdk_transports._backends._trio import TrioStream as _TrioStream
+    from sdk_transports._backends._trio import TrioTimeouts as _TrioTimeouts
 
     async def main() -> None:
         a, b = socket.socketpair()

@@ -245,3 +245,46 @@ async def test_an_unverified_connection_is_never_reused_by_a_verifying_async_cli
         assert verifying.statistics().idle == 0
         assert (await unverified.get("/")).content == b"hello"
         assert server.connections == 2
+
+
+# start_tls on each async backend's plain stream -------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_start_tls_over_each_async_backends_plain_stream(tls: Material, serve: Serve) -> None:
+    """TLS started over a connected plain stream (asyncio's ``loop.start_tls`` on the
+    protocol stream; anyio's TLS stream over trio's socket): the tunnel shape, a stream
+    inside a stream. A certificate that does not verify raises and closes the stream."""
+    import anyio
+
+    from sdk_transports._backends import backend_for
+    from sdk_transports._lifecycle import current_loop
+    from sdk_transports._tls import make_ssl_context
+
+    good, bad = tls.cases["good"], tls.cases["untrusted_ca"]
+    backend = backend_for(current_loop())
+    for case in (good, bad):
+        server = serve(case.leaf)
+        host, port = server.url.split("://", 1)[1].rsplit(":", 1)
+        stream = await backend.connect_tcp(host, int(port), 5.0)
+        assert stream.get_extra_info("ssl_object") is None
+        context = make_ssl_context(case.verify)
+        if case is bad:
+            with pytest.raises(ssl.SSLError, match=VERIFY_FAILED):
+                await stream.start_tls(context, "127.0.0.1", 5.0)
+            with pytest.raises(anyio.ClosedResourceError):
+                await stream.send(b"x", 1.0)
+            continue
+        secure = await stream.start_tls(context, "127.0.0.1", 5.0)
+        assert secure.get_extra_info("ssl_object") is not None
+        await secure.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 5.0)
+        data = b""
+        for _ in range(50):
+            chunk = await secure.receive(65536, 5.0)
+            data += chunk
+            if not chunk or data.endswith(b"hello"):
+                break
+        assert data.startswith(b"HTTP/1.1 200")
+        assert data.endswith(b"hello")
+        assert not secure.is_stale()
+        await secure.aclose()
