@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format typecheck imports docs docs-check pytest pytest-h11 cov test-matrix clean bench bench-quick soak
+.PHONY: install demo test lint format typecheck imports docs docs-check sync sync-check pytest pytest-h11 cov test-matrix clean bench bench-quick soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,16 +41,24 @@ docs: $(STAMP)
 docs-check: $(STAMP)
 	$(BIN)/python scripts/call_diagram.py --check
 
+# The sync twins are generated from the async sources that carry a `# unasync: <target>`
+# marker (scripts/unasync.py); sync-check fails when a committed sync file is stale.
+sync: $(STAMP)
+	$(BIN)/python scripts/unasync.py
+
+sync-check: $(STAMP)
+	$(BIN)/python scripts/unasync.py --check --diff
+
 # The transport suites again with httptools hidden, as a plain `pip install` runs them:
 # every transport reads with the h11 codec (the main run has the llhttp one).
-H11_SUITES := tests/transports/test_codec_in_use.py tests/transports/test_conformance.py \
-	tests/transports/test_stream_conformance.py tests/transports/test_failure_catalogue.py \
+H11_SUITES := tests/transports/test_codec_in_use.py tests/conformance/test_transport_conformance.py \
+	tests/transports/test_stream_conformance.py tests/conformance/test_failure_catalogue.py \
 	tests/transports/test_h11_transports.py
 
 pytest-h11: $(STAMP)
 	SDK_TESTS_WITHOUT_HTTPTOOLS=1 $(BIN)/pytest -q $(H11_SUITES)
 
-test: lint typecheck imports docs-check pytest pytest-h11 cov
+test: lint typecheck imports docs-check sync-check pytest pytest-h11 cov
 
 # 100 % branch coverage of sdk_core from tests/core, or the target fails.
 cov: $(STAMP)

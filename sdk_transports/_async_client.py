@@ -1,17 +1,29 @@
+# unasync: sdk_transports/_client.py
+# unasync: async-only
 """``AsyncClient``: the async client, a short loop around ``sdk_core.Call``.
 
-It waits through anyio, so the same code runs on asyncio and on trio.
+It waits through anyio, so the same code runs on asyncio and on trio. ``Client``
+(sdk_transports/_client.py) is generated from this file by scripts/unasync.py: what only
+one of them needs sits in ``# unasync:`` blocks, the rest is the same loop.
 """
+# unasync: sync-only
+# """``Client``: the blocking client, a short loop around ``sdk_core.Call``, generated
+# from sdk_transports/_async_client.py."""
+# unasync: end
+# unasync-replace: anyio.sleep -> time.sleep
+# unasync-replace: "clock or loop_time" -> "clock or time.monotonic"
+# unasync-replace: "asynchronous=True" -> "asynchronous=False"
+# unasync-replace: "RetryBudget()" -> "RetryBudget(lock=threading.Lock())"
+# unasync-replace: "handle_async_request()." -> "handle_request(); see AsyncClient."
+# unasync-replace: "\n        Cancellation releases the attempt's connection and propagates." -> ""
 
 from __future__ import annotations
 
 import logging
-import sys
-from asyncio import _get_running_loop as asyncio_running_loop
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import anyio
 from typing_extensions import Self, Unpack
@@ -35,7 +47,7 @@ from sdk_core import (
     deadline_exceeded,
 )
 
-from ._anyio_transport import AnyioTransport
+from ._async_sockets import AsyncSocketTransport
 from ._client_base import (
     BaseClient,
     ClientConfig,
@@ -50,37 +62,32 @@ from ._client_base import (
     observe,
 )
 from ._lifecycle import closed_client_error, current_pid
+from ._loop_clock import loop_time
 from ._protocols import DEFAULT_MAX_RESPONSE_SIZE, AsyncResponseStream, AsyncTransport
 from ._streaming import AsyncStreamResponse, BufferedAsyncStream, read_whole_async
 from ._tls import CertTypes, VerifyTypes
 
+# unasync: sync-only
+# import threading
+# import time
+# unasync: end
+
 if TYPE_CHECKING:
     from sdk_core import Paging
 
-    from ._paging import AsyncPaginator
+    from ._async_paging import AsyncPaginator
 
 __all__ = ["AsyncClient"]
 
-AsyncSleep = Callable[[float], Awaitable[object]]
+AsyncSleeper = Callable[[float], Awaitable[object]]
 #: How a call's driver makes one attempt: a transport's ``handle_async_request``, or a
 #: streamed call's opener.
 AsyncAttempt = Callable[[Request, Timeout], Awaitable[Response]]
 AsyncOpener = Callable[[Request, Timeout], Awaitable[tuple[Response, AsyncResponseStream]]]
 
 
-def _loop_time() -> float:
-    """``anyio.current_time()``, the clock of the running loop's deadlines, without
-    anyio's per-call backend lookup: asyncio's ``loop.time()``, else trio's clock."""
-    loop = asyncio_running_loop()
-    if loop is not None:
-        return loop.time()
-    trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_run():
-        return float(trio.current_time())
-    return anyio.current_time()  # pragma: no cover - no other backend
-
-
-class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
+class AsyncClient(BaseClient[AsyncTransport, AsyncSleeper]):
+    # unasync: async-only
     """An async API client for asyncio and trio, with the surface of ``Client``.
 
     Request methods raise as ``Client``'s do. ``Timeout(total=...)`` is enforced as a
@@ -109,6 +116,36 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
     ``anyio.current_time``) and the sleep function, for tests that must not wait.
     """
 
+    # unasync: sync-only
+    # """A blocking API client with pooling, timeouts, retries and typed errors.
+    #
+    # Safe to share between threads. ``with_options`` returns a client that shares this
+    # one's pool and retry budget. Every request method raises ``InvalidRequestError``
+    # before sending for a bad request (``TypeError`` for a keyword it does not take,
+    # naming the closest one), an ``APIStatusError`` subclass for an error status, or an
+    # ``APIConnectionError`` subclass when no usable response arrived; each ``APIError``
+    # carries ``attempts``. The keywords are those of ``RequestKwargs``.
+    # ``Timeout(total=...)`` caps each attempt's timeouts (the transport bounds the whole
+    # exchange by what is left) and every sleep between attempts.
+    #
+    # Redirects (301, 302, 303, 307, 308) are followed up to ``max_redirects`` times
+    # (``follow_redirects=False`` or 0 returns the 3xx); one that cannot be followed
+    # raises ``RedirectError``, a chain that is too long ``TooManyRedirects``.
+    #
+    # Secrets stay out of reprs, error messages and log lines: header values show only
+    # for allowlisted names, query values only for allowlisted parameters.
+    # ``loggable_headers`` and ``loggable_query_params`` extend those allowlists;
+    # ``sensitive_headers`` are never shown (the auth header always is one). An unclosed
+    # client that made its own transport warns with ``ResourceWarning`` when collected.
+    #
+    # The keyword-only ``settings`` are those of ``ClientSettings`` (auth header and
+    # scheme, request-id and idempotency headers, redirects, redaction allowlists).
+    #
+    # ``rng``, ``clock`` and ``sleep`` replace the random source, the monotonic clock
+    # and the sleep function, for tests that must not wait.
+    # """
+    # unasync: end
+
     def __init__(
         self,
         base_url: str,
@@ -125,7 +162,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         rng: RandomSource | None = None,
         clock: Callable[[], float] | None = None,
-        sleep: AsyncSleep | None = None,
+        sleep: AsyncSleeper | None = None,
         **settings: Unpack[ClientSettings],
     ) -> None:
         check_settings(self, settings)
@@ -143,7 +180,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         )
         owns_transport = transport is None
         if transport is None:
-            transport = AnyioTransport(
+            transport = AsyncSocketTransport(
                 limits=limits, verify=verify, cert=cert, max_response_size=max_response_size
             )
         elif not callable(getattr(transport, "handle_async_request", None)):
@@ -154,25 +191,24 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             owns_transport=owns_transport,
             budget=RetryBudget(),
             rng=rng,
-            clock=clock or _loop_time,
+            clock=clock or loop_time,
             sleep=sleep or anyio.sleep,
             max_response_size=max_response_size,
         )
 
     async def request(self, method: str, path: str, **kwargs: Unpack[RequestKwargs]) -> Response:
         """Make one API call (with its retries) and return the successful response.
-
-        Cancellation releases the attempt's connection and propagates.
-        """
+        Cancellation releases the attempt's connection and propagates."""
         request, options = self._config.prepare(method, path, kwargs)
         attempt = self._shared.transport.handle_async_request
-        return (await self._drive(request, options, attempt))[0]
+        response, _ = await self._drive(request, options, attempt)
+        return response
 
     async def _drive(
         self, request: Request, options: CallOptions, attempt: AsyncAttempt
     ) -> tuple[Response, float | None]:
-        """Run ``request``'s call, each attempt made by ``attempt`` and cancelled at the
-        deadline; the response it completed with and the call's deadline."""
+        """Run ``request``'s call, each attempt made by ``attempt``; the response it
+        completed with and the call's deadline (None: no ``Timeout.total``)."""
         shared = self._shared
         if shared.closed:
             raise closed_client_error(self)
@@ -180,7 +216,9 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             shared.after_fork()
         clock = shared.clock
         call = Call(request, options, now=clock(), rng=shared.rng, budget=shared.budget)
+        # unasync: async-only
         deadline, total = call.deadline, options.timeout.total
+        # unasync: end
         debug = logger.isEnabledFor(logging.DEBUG)
         hooks = self._config.hooks
         sent = 0.0
@@ -192,13 +230,17 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
                     if debug:
                         log_attempt(event.request, call.attempts)
                 try:
+                    # unasync: async-only
                     if deadline is None or total is None:
                         response = await attempt(event.request, event.timeout)
-                    else:
+                    else:  # this driver's one owner of the deadline: the attempt is cut at it
                         with anyio.move_on_after(max(deadline - clock(), 0.0)) as scope:
                             response = await attempt(event.request, event.timeout)
                         if scope.cancelled_caught:
                             raise deadline_exceeded(event.request, total)
+                    # unasync: sync-only
+                    # response = attempt(event.request, event.timeout)
+                    # unasync: end
                 except APIError as exc:
                     call.receive_error(exc, now=clock())
                     result: Response | APIError = exc
@@ -210,29 +252,31 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
             elif isinstance(event, Sleep):
                 await shared.sleep(event.seconds)
             elif isinstance(event, Completed):
-                return event.response, deadline
+                return event.response, call.deadline
             else:
                 raise event.error
 
     def stream(
         self, method: str, path: str, **kwargs: Unpack[RequestKwargs]
     ) -> AbstractAsyncContextManager[AsyncStreamResponse]:
-        """Make one API call (with its retries); ``async with client.stream(...) as
-        response`` gives the successful response as soon as its head arrives, and gives
-        the connection back at the end of the block. Read the body with ``aiter_bytes``,
-        ``aiter_lines``, ``aiter_events`` or ``aread``.
+        """Make one API call (with its retries) on entering ``async with
+        client.stream(...) as response``, which gives the successful response as soon as
+        its head arrives; the end of the block closes it and gives the connection back.
+        Read the body with ``aiter_bytes``, ``aiter_text``, ``aiter_lines``,
+        ``aiter_events`` or ``aread``.
 
-        Retries, redirects, error statuses, the hard ``Timeout(total=...)`` deadline
-        (which bounds the body's reads too) and cancellation work as for ``request``.
-        An unknown keyword raises ``TypeError`` here, not at ``async with``.
-        """
-        check_request_keywords(kwargs)
-        return _StreamCall(self, method, path, kwargs)
-
-    async def _open_stream(
-        self, method: str, path: str, kwargs: RequestKwargs
-    ) -> AsyncStreamResponse:
+        Retries, redirects and error statuses work as for ``request`` (an error body is
+        read whole, within ``max_response_size``, to build the error), and are raised
+        by the ``async with``. ``Timeout(total=...)`` bounds the body's reads too. A
+        transport without ``open_async_stream`` reads the body whole and hands it over
+        in pieces. A bad request raises ``InvalidRequestError`` (``TypeError`` for an
+        unknown keyword) here, before the block.
+        Cancellation releases the attempt's connection and propagates."""
         request, options = self._config.prepare(method, path, kwargs)
+        return _StreamCall(self, request, options)
+
+    async def _open_stream(self, request: Request, options: CallOptions) -> AsyncStreamResponse:
+        """Run a streamed call: the 2xx response whose body is still to be read."""
         shared = self._shared
         transport = shared.transport
         opener: AsyncOpener | None = getattr(transport, "open_async_stream", None)
@@ -257,7 +301,7 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         try:
             response, deadline = await self._drive(request, options, attempt)
         except BaseException:
-            while held:  # failed or cancelled between a head and the hand-over
+            while held:  # failed or interrupted between a head and the hand-over
                 await held.pop().aclose()
             raise
         return AsyncStreamResponse(
@@ -292,12 +336,15 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
 
     async def aclose(self) -> None:
         """Close the pool and the transport, also one passed in (the original client
-        only; copies made by ``with_options`` leave that to the original). Shielded
-        from cancellation."""
+        only; copies made by ``with_options`` leave that to the original)."""
         if self._owner and not self._shared.closed:
             self._shared.closed = True
-            with anyio.CancelScope(shield=True):
+            # unasync: async-only
+            with anyio.CancelScope(shield=True):  # a cancelled task still closes the pool
                 await self._shared.transport.aclose()
+            # unasync: sync-only
+            # self._shared.transport.close()
+            # unasync: end
 
     async def __aenter__(self) -> Self:
         return self
@@ -319,30 +366,44 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleep]):
         max_pages: int | None = None,
         **kwargs: Unpack[RequestKwargs],
     ) -> AsyncPaginator:
-        """The items of every page of a listing, for ``async for``, read with ``paging``;
-        ``.pages()`` gives whole pages. Each page is one ``request`` call, so it behaves
-        (and is cancelled) as one. Nothing is sent until iterated; see
-        ``sdk_transports._paging.AsyncPaginator``. Raises ``InvalidRequestError`` (and
-        ``TypeError`` for an unknown keyword) here."""
+        """The items of every page of a listing, read with ``paging`` (``CursorPaging``,
+        ``NextCursorPaging``, ``OffsetPaging``, ``LinkHeaderPaging``; iterate with
+        ``async for``); ``.pages()`` gives whole pages. Each page is one ``request``
+        call, so it behaves as one. Nothing is sent until iterated; see
+        ``AsyncPaginator``. Raises ``InvalidRequestError`` (and ``TypeError`` for an
+        unknown keyword) here."""
         check_request_keywords(kwargs, "max_pages")
-        from ._paging import AsyncPaginator  # loaded by the first paginate call
+        from ._async_paging import AsyncPaginator  # loaded by the first paginate call
 
-        return AsyncPaginator(self, method, path, paging, max_pages=max_pages, kwargs=kwargs)
+        return AsyncPaginator(
+            self,
+            method,
+            path,
+            paging,
+            base_url=self._config.base_url,
+            max_pages=max_pages,
+            kwargs=kwargs,
+        )
 
 
 class _StreamCall(AbstractAsyncContextManager[AsyncStreamResponse]):
-    """What ``AsyncClient.stream`` returns: ``async with`` makes the call and closes the
-    response at the end of the block."""
+    """What ``AsyncClient.stream`` returns: entering ``async with`` makes the call, the
+    end of the block closes the response. Used any other way, it raises an error that
+    says so."""
 
-    __slots__ = ("_args", "_client", "_response")
+    __slots__ = ("_call", "_client", "_response")
 
-    def __init__(self, client: AsyncClient, method: str, path: str, kwargs: RequestKwargs) -> None:
+    def __init__(self, client: AsyncClient, request: Request, options: CallOptions) -> None:
         self._client = client
-        self._args = (method, path, kwargs)
+        self._call: tuple[Request, CallOptions] | None = (request, options)
         self._response: AsyncStreamResponse | None = None
 
     async def __aenter__(self) -> AsyncStreamResponse:
-        self._response = await self._client._open_stream(*self._args)
+        call = self._call
+        if call is None:
+            raise RuntimeError("A client.stream(...) call can be entered only once.")
+        self._call = None
+        self._response = await self._client._open_stream(*call)
         return self._response
 
     async def __aexit__(
@@ -353,3 +414,18 @@ class _StreamCall(AbstractAsyncContextManager[AsyncStreamResponse]):
     ) -> None:
         if self._response is not None:
             await self._response.aclose()
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise AttributeError(
+            f"client.stream(...) has no {name!r}: it makes the call when entered, as in "
+            "``async with client.stream(...) as response``; read the response there."
+        )
+
+    # unasync: async-only
+    def __await__(self) -> NoReturn:
+        raise TypeError(
+            "client.stream(...) is not awaited: use ``async with client.stream(...) as "
+            "response``, which makes the call and closes the response."
+        )
+
+    # unasync: end

@@ -251,9 +251,18 @@ def test_read_past_max_response_size_raises() -> None:
 
 def test_error_statuses_raise_before_the_hand_over_with_the_body_parsed() -> None:
     body = json.dumps({"error": {"message": "no such model"}}).encode()
-    transport = mock(lambda r: Response(404, content=body))
-    with Client("http://api.test", transport=transport) as c, pytest.raises(NotFoundError) as info:
-        c.stream("GET", "/models/x")
+    sent: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        sent.append(request)
+        return Response(404, content=body)
+
+    with Client("http://api.test", transport=mock(handler)) as c:
+        streamed = c.stream("GET", "/models/x")
+        assert sent == []  # the call is made on entering the block
+        with pytest.raises(NotFoundError) as info, streamed:
+            pass
+    assert len(sent) == 1
     assert "no such model" in str(info.value)
     assert info.value.attempts == 1
 
@@ -273,11 +282,12 @@ def test_an_unclosed_stream_response_warns_when_collected() -> None:
     clock = Clock()
     transport = ScriptedTransport([(200, {}, [b"a", b"b"])], clock)
     client = sync_client(transport, clock)
-    response = client.stream("GET", "/")
+    streamed = client.stream("GET", "/")
+    response = streamed.__enter__()  # entered, and never left
     assert next(response.iter_bytes()) == b"a"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        del response
+        del response, streamed
         gc.collect()
     assert any(issubclass(w.category, ResourceWarning) for w in caught)
 
@@ -338,8 +348,9 @@ def test_an_error_body_that_is_too_large_raises_response_too_large() -> None:
     with (
         sync_client(transport, clock, max_retries=0, max_response_size=100) as client,
         pytest.raises(ResponseTooLargeError),
+        client.stream("GET", "/"),
     ):
-        client.stream("GET", "/")
+        pass
     assert transport.streams[0].closed
 
 
@@ -349,8 +360,9 @@ def test_a_retried_503_is_named_in_the_error_when_retries_run_out() -> None:
     with (
         sync_client(transport, clock, max_retries=2) as client,
         pytest.raises(InternalServerError) as info,
+        client.stream("GET", "/"),
     ):
-        client.stream("GET", "/")
+        pass
     assert info.value.attempts == 3
     assert all(s.closed for s in transport.streams)
 

@@ -62,7 +62,8 @@ def transport_for(
 
 def call(client: Client, *, streamed: bool) -> None:
     if streamed:
-        client.stream("GET", "/").close()
+        with client.stream("GET", "/"):
+            pass
     else:
         client.get("/")
 
