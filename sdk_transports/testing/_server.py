@@ -108,6 +108,13 @@ class ServerHandle(Generic[AppT]):
         self.startup_timeout = startup_timeout
         self.graceful_timeout = graceful_timeout
         self._runtime: _Runtime | None = None
+        self._forced = False
+
+    @property
+    def forced_stop(self) -> bool:
+        """Whether the last ``stop()`` had to cancel the server task (it still ran
+        ``force_stop_margin`` seconds after ``graceful_timeout``)."""
+        return self._forced
 
     @property
     def running(self) -> bool:
@@ -180,6 +187,7 @@ class ServerHandle(Generic[AppT]):
         if runtime is None:
             return
         _shutdown(runtime, self.graceful_timeout + self.force_stop_margin)
+        self._forced = runtime.cancelled
         if runtime.failure is not None and not runtime.cancelled:
             raise RuntimeError("the test server failed while serving") from runtime.failure
 

@@ -16,27 +16,25 @@ from typing import ClassVar
 import anyio
 import pytest
 
-from sdk_core import APIError, Limits, ReadError, ReadTimeout, RemoteProtocolError, Request, Timeout
+from sdk_core import APIError, Limits, Request, Timeout
+from sdk_transports import STREAM_WINDOW, AsyncStreamingTransport, StreamingTransport
 
-from .._protocols import STREAM_WINDOW, AsyncStreamingTransport, StreamingTransport
+from ._conformance_common import BACKENDS, Conformance, check_error, check_settled, expect
 from ._fault_server import (
     FaultServer,
     Step,
-    close,
     read_request,
-    reset,
     respond,
     respond_chunked,
     send,
     serve_forever,
     stall,
 )
-from .conformance import _BACKENDS, _check_error, _check_settled, _Conformance, _expect
+from ._faults import FAULTS
 
 __all__ = ["STREAM_SCENARIOS", "AsyncStreamConformance", "SyncStreamConformance"]
 
 _TIMEOUT = Timeout(5.0)
-_SHORT_READ = 0.2
 _STALL = 1.0
 _BIG = bytes(range(256)) * 1024  # 256 KiB: several windows
 _TEXT = b"".join(b"line %d of a repetitive body\n" % i for i in range(40_000))  # ~1.2 MB
@@ -82,36 +80,20 @@ _SCENARIOS: dict[str, _Scenario] = {
     "stream_closed_early": _Scenario(
         (read_request(), respond(body=_BIG)), _BIG[:1], close_after=1, idle=0
     ),
+    # The faults of the one fault table, met while a stream is read.
     "stream_eof_mid_body": _Scenario(
-        (read_request(), send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"), close()),
-        RemoteProtocolError,
+        FAULTS["eof_in_content_length_body"].script, FAULTS["eof_in_content_length_body"].expected
     ),
     "stream_reset_mid_body": _Scenario(
-        (
-            read_request(),
-            send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
-            stall(0.05),
-            reset(),
-        ),
-        ReadError,
+        FAULTS["reset_mid_body"].script, FAULTS["reset_mid_body"].expected
     ),
     "stream_read_timeout_mid_body": _Scenario(
-        (
-            read_request(),
-            send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10),
-            stall(_STALL),
-        ),
-        ReadTimeout,
-        read_timeout=_SHORT_READ,
+        FAULTS["read_timeout_mid_body"].script,
+        FAULTS["read_timeout_mid_body"].expected,
+        read_timeout=FAULTS["read_timeout_mid_body"].timeout.read,
     ),
     "stream_corrupt_gzip": _Scenario(
-        (
-            read_request(),
-            respond(
-                body=b"\x1f\x8b\x08\x00garbage-not-gzip", headers=[("Content-Encoding", "gzip")]
-            ),
-        ),
-        RemoteProtocolError,
+        FAULTS["corrupt_gzip"].script, FAULTS["corrupt_gzip"].expected
     ),
 }
 
@@ -129,13 +111,13 @@ def _check_pieces(pieces: list[bytes], scenario: _Scenario) -> None:
     expected = scenario.expected
     assert isinstance(expected, bytes)
     if scenario.close_after is None:
-        _expect(len(body), len(expected), "the body's length")
+        expect(len(body), len(expected), "the body's length")
         assert body == expected, "the body differs from what the server sent"
     else:
         assert expected.startswith(body[:1]), "the first piece differs from the body's start"
 
 
-class SyncStreamConformance(_Conformance):
+class SyncStreamConformance(Conformance):
     """Streaming scenarios for a blocking ``StreamingTransport``."""
 
     _scenarios: ClassVar[tuple[str, ...]] = STREAM_SCENARIOS
@@ -150,7 +132,7 @@ class SyncStreamConformance(_Conformance):
         transport = self.make_transport(limits=Limits())
         try:
             head, stream = transport.open_stream(Request("GET", server.url + "/s"), _TIMEOUT)
-            _expect(transport.statistics().in_use, 1, "connections in use while streaming")
+            expect(transport.statistics().in_use, 1, "connections in use while streaming")
             pieces: list[bytes] = []
             error: BaseException | None = None
             try:
@@ -165,17 +147,17 @@ class SyncStreamConformance(_Conformance):
             stream.close()  # idempotent
             if isinstance(scenario.expected, bytes):
                 assert error is None, f"unexpected {type(error).__name__}: {error}"
-                _expect(head.status_code, 200, "the status")
+                expect(head.status_code, 200, "the status")
                 _check_pieces(pieces, scenario)
-                _expect(stream.read_chunk(1.0), b"", "a read after the end")
+                expect(stream.read_chunk(1.0), b"", "a read after the end")
             else:
                 assert error is not None, f"expected {scenario.expected.__name__}, got the body"
-                _check_error(error, scenario.expected, request_sent=True)
-            _check_settled(transport, idle=scenario.idle)
+                check_error(error, scenario.expected, request_sent=True)
+            check_settled(transport, idle=scenario.idle)
             after = transport.handle_request(Request("GET", server.url + "/after"), _TIMEOUT)
-            _expect(after.status_code, 200, "the status of the request after")
-            _check_settled(transport, idle=1)
-            _expect(server.connections, 2 - scenario.idle, "connections accepted")
+            expect(after.status_code, 200, "the status of the request after")
+            check_settled(transport, idle=1)
+            expect(server.connections, 2 - scenario.idle, "connections accepted")
         finally:
             transport.close()
 
@@ -207,13 +189,13 @@ class SyncStreamConformance(_Conformance):
         self._run("stream_corrupt_gzip", fault_server)
 
 
-class AsyncStreamConformance(_Conformance):
+class AsyncStreamConformance(Conformance):
     """Streaming scenarios for an ``AsyncStreamingTransport`` on asyncio and trio; adds
     ``stream_cancelled_mid_body``."""
 
     _scenarios: ClassVar[tuple[str, ...]] = ASYNC_STREAM_SCENARIOS
 
-    @pytest.fixture(params=_BACKENDS)
+    @pytest.fixture(params=BACKENDS)
     def anyio_backend(self, request: pytest.FixtureRequest) -> str:
         """Every scenario on asyncio and on trio."""
         return str(request.param)
@@ -230,7 +212,7 @@ class AsyncStreamConformance(_Conformance):
             head, stream = await transport.open_async_stream(
                 Request("GET", server.url + "/s"), _TIMEOUT
             )
-            _expect(transport.statistics().in_use, 1, "connections in use while streaming")
+            expect(transport.statistics().in_use, 1, "connections in use while streaming")
             pieces: list[bytes] = []
             error: BaseException | None = None
             try:
@@ -245,19 +227,19 @@ class AsyncStreamConformance(_Conformance):
             await stream.aclose()  # idempotent
             if isinstance(scenario.expected, bytes):
                 assert error is None, f"unexpected {type(error).__name__}: {error}"
-                _expect(head.status_code, 200, "the status")
+                expect(head.status_code, 200, "the status")
                 _check_pieces(pieces, scenario)
-                _expect(await stream.read_chunk(1.0), b"", "a read after the end")
+                expect(await stream.read_chunk(1.0), b"", "a read after the end")
             else:
                 assert error is not None, f"expected {scenario.expected.__name__}, got the body"
-                _check_error(error, scenario.expected, request_sent=True)
-            _check_settled(transport, idle=scenario.idle)
+                check_error(error, scenario.expected, request_sent=True)
+            check_settled(transport, idle=scenario.idle)
             after = await transport.handle_async_request(
                 Request("GET", server.url + "/after"), _TIMEOUT
             )
-            _expect(after.status_code, 200, "the status of the request after")
-            _check_settled(transport, idle=1)
-            _expect(server.connections, 2 - scenario.idle, "connections accepted")
+            expect(after.status_code, 200, "the status of the request after")
+            check_settled(transport, idle=1)
+            expect(server.connections, 2 - scenario.idle, "connections accepted")
         finally:
             await transport.aclose()
 
@@ -311,12 +293,12 @@ class AsyncStreamConformance(_Conformance):
                 Request("GET", fault_server.url + "/s"), _TIMEOUT
             )
             first = await stream.read_chunk(5.0)
-            _expect(first, b"x" * 10, "the first piece")
+            expect(first, b"x" * 10, "the first piece")
             with anyio.move_on_after(0.05) as scope:
                 await stream.read_chunk(5.0)
             assert scope.cancelled_caught, "the read was not cancelled"
-            _check_settled(transport, idle=0)
+            check_settled(transport, idle=0)
             await stream.aclose()
-            _check_settled(transport, idle=0)
+            check_settled(transport, idle=0)
         finally:
             await transport.aclose()

@@ -4,6 +4,7 @@ Query parameters, host names (IDNA 2008 with UTS #46), timeouts at their limits,
 bodies, request content and per-call header removal: each bad value raises
 ``InvalidRequestError`` (or ``TypeError`` for a value of the wrong kind given straight
 to ``Timeout``) naming what is wrong, never echoing a value that may be secret.
+``build_url`` gives the same URL from a parsed base as from the string.
 """
 
 from __future__ import annotations
@@ -401,3 +402,28 @@ def test_timeout_of_names_the_timeout_keyword(bad: object, shown: str) -> None:
     assert str(caught.value) == (
         f"timeout must be a Timeout, a number of seconds >= 0 or None, not {shown}."
     )
+
+
+# -- build_url: a parsed base (the fast path) gives what the string gives ----------------
+BASES = ["https://api.example.com", "https://api.example.com/", "http://h:8080/v1/", "http://h/a/b"]
+PATHS = st.text(alphabet="abz09/:@!$&'()*+,;=-._~%?# é\t", max_size=30)
+
+
+@given(
+    st.sampled_from(BASES), PATHS, st.none() | st.dictionaries(st.sampled_from("ab"), st.integers())
+)
+def test_parsed_and_unparsed_bases_give_the_same_url(base: str, path: str, params) -> None:  # type: ignore[no-untyped-def]
+    try:
+        expected = build_url(base, path, params)
+    except InvalidRequestError:
+        expected = None
+    try:
+        fast = build_url(URL.parse(base), path, params)
+    except InvalidRequestError:
+        fast = None
+    assert fast == expected
+
+
+def test_an_absolute_path_with_a_parsed_base_replaces_it() -> None:
+    url = build_url(URL.parse("https://api.example.com/v1"), "http://other.example/x")
+    assert str(url) == "http://other.example/x"

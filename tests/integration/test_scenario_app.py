@@ -374,11 +374,10 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
         response = conn.getresponse()
         response.read()  # the connection now idles in keep-alive
         assert not response.will_close
-        started = time.monotonic()
         server.stop()
         # stop() cancels a server that outlives graceful_timeout + force_stop_margin;
         # an idle connection must not push it there.
-        assert time.monotonic() - started < server.graceful_timeout + server.force_stop_margin
+        assert not server.forced_stop
         assert conn.sock is not None
         assert conn.sock.recv(1) == b""  # the server closed its end
     finally:

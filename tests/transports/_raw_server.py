@@ -1,7 +1,9 @@
-"""A tiny threaded TCP (or TLS) server on 127.0.0.1 that writes exact bytes.
+"""A threaded TCP (or TLS) server on 127.0.0.1 that reads and writes exact bytes.
 
-Each accepted connection runs ``handler(conn)`` on its own daemon thread; ``conn``
-reads whole requests and writes whatever bytes the test scripts, so faults a real
+Built on the testing kit's ``ThreadedServer`` (as ``FaultServer`` is): each accepted
+connection runs ``handler(conn)`` on its own daemon thread; ``conn`` reads whole
+requests as raw bytes (``FaultServer`` parses them with h11 instead, so use this one to
+see exactly what a client wrote) and writes whatever bytes the test scripts, so faults a real
 HTTP server would never produce (a truncated body, a reply that is not HTTP, a header
 block of 200 KiB) are byte-exact. The server records the peer port of every accepted
 connection and counts the requests it read, so tests can tell reuse from reconnects.
@@ -15,7 +17,8 @@ import ssl
 import struct
 import threading
 from collections.abc import Callable
-from types import TracebackType
+
+from sdk_transports.testing._threaded import Slot, ThreadedServer
 
 __all__ = [
     "RawConnection",
@@ -90,92 +93,31 @@ class RawConnection:
 Handler = Callable[[RawConnection], None]
 
 
-class RawServer:
-    """Serve ``handler`` on 127.0.0.1 (TLS when ``ssl_context`` is given)."""
+class RawServer(ThreadedServer):
+    """Serve ``handler`` on 127.0.0.1 (TLS when ``ssl_context`` is given; a client that
+    refuses the certificate just ends its connection). ``peer_ports`` lists the client
+    port of every connection, ``requests`` the heads ``RawConnection.read_request`` read,
+    and ``closed`` is set whenever a handler returned and its socket was closed."""
+
+    kind = "RawServer"
 
     def __init__(self, handler: Handler, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(ssl_context=ssl_context, io_timeout=_IO_TIMEOUT)
         self.handler = handler
-        self.ssl_context = ssl_context
         self.lock = threading.Lock()
         self.peer_ports: list[int] = []
         self.requests: list[bytes] = []
-        self.closed = threading.Event()  # set whenever a handler returns
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._socks: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-        self.stopping = threading.Event()
-        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self.closed = threading.Event()
 
-    @property
-    def url(self) -> str:
-        scheme = "https" if self.ssl_context is not None else "http"
-        return f"{scheme}://127.0.0.1:{self.port}"
-
-    @property
-    def connections(self) -> int:
+    def serve_connection(self, slot: Slot, state: object) -> None:
         with self.lock:
-            return len(self.peer_ports)
+            self.peer_ports.append(slot.sock.getpeername()[1])
+        if self.ssl_context is not None:
+            self.start_tls(slot)
+        self.handler(RawConnection(slot.sock, self))
 
-    def _accept_loop(self) -> None:
-        while True:
-            try:
-                sock, (_, port) = self._listener.accept()
-            except OSError:
-                return
-            if self.stopping.is_set():
-                sock.close()
-                return
-            sock.settimeout(_IO_TIMEOUT)
-            with self.lock:
-                self.peer_ports.append(port)
-                self._socks.append(sock)
-            thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, sock: socket.socket) -> None:
-        try:
-            if self.ssl_context is not None:
-                try:
-                    sock = self.ssl_context.wrap_socket(sock, server_side=True)
-                except (OSError, ssl.SSLError):
-                    return  # the client refused our certificate
-                with self.lock:
-                    self._socks.append(sock)
-            self.handler(RawConnection(sock, self))
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                sock.close()
-            self.closed.set()
-
-    def __enter__(self) -> RawServer:
-        self._acceptor.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stopping.set()
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-            pass  # wakes accept()
-        self._acceptor.join(_IO_TIMEOUT)
-        self._listener.close()
-        with self.lock:
-            socks = list(self._socks)
-        for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        for thread in self._threads:
-            thread.join(_IO_TIMEOUT)
-        for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.close()
+    def on_finished(self, slot: Slot) -> None:
+        self.closed.set()
 
 
 def keep_alive(response: bytes) -> Handler:

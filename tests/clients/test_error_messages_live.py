@@ -7,7 +7,8 @@ with a secret in the query. ``str(error)`` must not start with (or repeat) the e
 class name, must end with the method, the redacted URL and the attempts, and must hold
 the secret nowhere (nor its traceback); a status error says what to do; the deadline
 reads the same on every transport and loop. No test waits for real between attempts:
-``sleep=`` stands in for backoff.
+``sleep=`` stands in for backoff. The connection faults are the entries of the one fault
+table, ``sdk_transports.testing.FAULTS``.
 """
 
 from __future__ import annotations
@@ -30,14 +31,12 @@ from sdk_transports import (
     HttpcoreTransport,
     SocketTransport,
 )
-from sdk_transports.testing import FaultServer
-from sdk_transports.testing._fault_server import (
+from sdk_transports.testing import (
+    FAULTS,
+    FaultServer,
     Step,
-    close,
     read_request,
-    reset,
     respond,
-    send,
     serve_forever,
     stall,
 )
@@ -76,33 +75,31 @@ class Fault:
     says: str | None = None
 
 
-_HEAD_10 = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"
-FAULTS = [
+def _from_table(name: str, table_name: str, says: str | None = None) -> Fault:
+    """The fault ``table_name`` of ``FAULTS``, sent with its timeout and no retries."""
+    fault = FAULTS[table_name]
+    return Fault(
+        name,
+        fault.expected.__name__,
+        fault.script,
+        client={"timeout": fault.timeout},
+        says=says,
+    )
+
+
+FAULTS_SEEN = [
     Fault("refused", "ConnectError", client={"max_retries": 1}, attempts=2),
-    Fault("closed_before_response", "RemoteProtocolError", (read_request(), close())),
-    Fault("not_http", "RemoteProtocolError", (read_request(), send(b"SSH-2.0-x\r\n"), close())),
-    Fault("reset_mid_body", "ReadError", (read_request(), send(_HEAD_10), stall(0.05), reset())),
-    Fault(
-        "read_timeout",
-        "ReadTimeout",
-        (read_request(), send(_HEAD_10), stall(2.0)),
-        client={"timeout": Timeout(5.0, read=0.2)},
-    ),
+    _from_table("closed_before_response", "closed_before_response"),
+    _from_table("not_http", "not_http"),
+    _from_table("reset_mid_body", "reset_mid_body"),
+    _from_table("read_timeout", "read_timeout_mid_body"),
     Fault(
         "too_large",
         "ResponseTooLargeError",
         (read_request(), respond(200, b"x" * (CAP + 1))),
     ),
-    Fault(
-        "deadline",
-        "DeadlineExceeded",
-        (
-            read_request(),
-            send(b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n"),
-            *[step for _ in range(30) for step in (stall(0.05), send(b"x"))],
-        ),
-        client={"timeout": Timeout(5.0, read=1.0, total=0.3)},
-        says="the call's total timeout of 0.3 s ran out.",
+    _from_table(
+        "deadline", "trickle_past_deadline", says="the call's total timeout of 0.3 s ran out."
     ),
     Fault("pool_timeout", "PoolTimeout", client={"timeout": Timeout(5.0, pool=0.1)}),
     Fault(
@@ -159,7 +156,7 @@ def ids(fault: Fault) -> str:
 
 
 @pytest.mark.parametrize("transport_name", list(SYNC_TRANSPORTS))
-@pytest.mark.parametrize("fault", FAULTS, ids=ids)
+@pytest.mark.parametrize("fault", FAULTS_SEEN, ids=ids)
 def test_sync(fault: Fault, transport_name: str, closed_port_url: str) -> None:
     server = start(fault)
     base_url = closed_port_url if fault.name == "refused" else server.url
@@ -189,7 +186,7 @@ def test_sync(fault: Fault, transport_name: str, closed_port_url: str) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("transport_name", list(ASYNC_TRANSPORTS))
-@pytest.mark.parametrize("fault", FAULTS, ids=ids)
+@pytest.mark.parametrize("fault", FAULTS_SEEN, ids=ids)
 async def test_async(fault: Fault, transport_name: str, closed_port_url: str) -> None:
     server = start(fault)
     base_url = closed_port_url if fault.name == "refused" else server.url
@@ -224,7 +221,7 @@ async def test_async(fault: Fault, transport_name: str, closed_port_url: str) ->
 
 # -- the deadline while a streamed body is read -------------------------------------------
 
-DEADLINE = next(fault for fault in FAULTS if fault.name == "deadline")
+DEADLINE = next(fault for fault in FAULTS_SEEN if fault.name == "deadline")
 
 
 @pytest.mark.parametrize("transport_name", list(SYNC_TRANSPORTS))

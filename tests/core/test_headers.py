@@ -1,5 +1,6 @@
-"""Headers received by the fast codec stay a block of lines until the whole list is
-needed; every lookup answers as the indexed headers do, before and after indexing."""
+"""Headers: a block received by the fast codec stays a block of lines until the whole
+list is needed; every lookup answers as the indexed headers do, before and after
+indexing (copy, pickle, threads included)."""
 
 from __future__ import annotations
 

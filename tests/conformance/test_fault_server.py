@@ -4,12 +4,14 @@ h11), the exact bytes it writes, and a stop that is bounded and leaves nothing b
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
-import time
 
 import pytest
 
+from sdk_core import APIConnectionError
 from sdk_transports.testing import (
+    FAULTS,
     FaultServer,
     close,
     hang,
@@ -144,9 +146,10 @@ def test_reset_sends_rst() -> None:
 
 
 def test_stop_interrupts_stalls_and_hangs_and_leaves_nothing() -> None:
+    # stop() raises when a thread outlives its join: a stall(60) it failed to cut short
+    # would fail here, with no clock needed.
     before = len(_server_threads())
     socks: list[socket.socket] = []
-    started = time.monotonic()
     with FaultServer() as server:
         server.script(read_request(), stall(60))
         server.script(hang())
@@ -154,12 +157,8 @@ def test_stop_interrupts_stalls_and_hangs_and_leaves_nothing() -> None:
             socks.append(_connect(server))
         socks[0].sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
         assert server.wait_requests(1)
-        for _ in range(500):
-            if server.connections == 3:
-                break
-            time.sleep(0.01)
+        assert server.wait_connections(3)
         assert len(_server_threads()) == before + 4  # the acceptor and three connections
-    assert time.monotonic() - started < 2
     assert len(_server_threads()) == before
     for sock in socks:
         assert _read_all(sock) == b""  # the server side is closed
@@ -193,3 +192,75 @@ def test_unresponsive_listener_never_completes_a_connect() -> None:
         with pytest.raises(TimeoutError):
             socket.create_connection(("127.0.0.1", listener.port), timeout=0.2)
         assert listener.url == f"http://127.0.0.1:{listener.port}"
+
+
+def test_stop_raises_when_a_connection_thread_survives() -> None:
+    class Stubborn(FaultServer):
+        kind = "Stubborn"
+
+        def serve_connection(self, slot: object, state: object) -> None:
+            release.wait(10)  # ignores the stop
+
+    release = threading.Event()
+    server = Stubborn().start()
+    try:
+        _connect(server).close()
+        assert server.wait_connections(1)
+        server.join_timeout = 0.1
+        with pytest.raises(RuntimeError, match="Stubborn threads did not stop"):
+            server.stop()
+    finally:
+        release.set()
+        for thread in threading.enumerate():
+            if thread.name.startswith("Stubborn"):
+                thread.join(5)
+
+
+def test_tls_connections_are_served_and_recorded() -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    with FaultServer(ssl_context=server_context) as server:
+        assert server.url == f"https://127.0.0.1:{server.port}"
+        with client_context.wrap_socket(_connect(server), server_hostname="127.0.0.1") as sock:
+            sock.sendall(b"GET /tls HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            assert _read_all(sock).endswith(b'"target":"/tls","body_bytes":0}')
+        assert [r.target for r in server.requests] == ["/tls"]
+        with _connect(server) as plain:  # a client that does not speak TLS: the server
+            plain.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")  # ends the connection
+            try:
+                answer = _read_all(plain)
+            except ConnectionResetError:  # it closed with the request unread
+                answer = b""
+            assert answer == b""
+        assert server.wait_finished(2)
+    assert len(server.requests) == 1
+
+
+def test_the_fault_table_names_classes_of_the_error_tree() -> None:
+    for name, fault in FAULTS.items():
+        assert issubclass(fault.expected, APIConnectionError), name
+        assert fault.scripts, name
+        assert fault.script == fault.scripts[0]
+        for steps in fault.scripts:
+            assert steps[0] == read_request(), f"{name}: every fault reads the request first"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("closed_before_response", b""),
+        ("eof_in_content_length_body", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+        ("not_http", b"SSH-2.0-OpenSSH_9.6\r\nthis is not http\r\n\r\n"),
+    ],
+)
+def test_a_fault_of_the_table_writes_its_exact_bytes_then_eof(name: str, expected: bytes) -> None:
+    with FaultServer() as server:
+        server.script(*FAULTS[name].script)
+        with _connect(server) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            assert _read_all(sock) == expected
+        assert server.wait_finished(1)
