@@ -1,5 +1,6 @@
 """The asyncio backend: plain TCP as a small ``asyncio.Protocol`` (``AsyncioStream``)
-with its read timeouts on a timer wheel; TLS through anyio (``_anyio.wrap_tls``).
+with its read timeouts on a timer wheel; TLS by asyncio's own ``loop.start_tls`` on the
+same protocol, so anyio is in the data path of neither.
 
 anyio's asyncio stream switches the socket's reader on and off around every receive and
 yields to the loop after every send; ``AsyncioStream`` reads as bytes arrive (pausing
@@ -20,7 +21,6 @@ import anyio
 from .._dial import open_socket
 from .._lifecycle import close_socket_now
 from .._sockcheck import readable_probe
-from ._anyio import connect_tls
 from ._base import READ_SIZE, SocketOption
 from ._buckets import tick
 
@@ -287,6 +287,9 @@ class AsyncioBackend:
         ssl_context: ssl.SSLContext,
         server_hostname: str | None,
     ) -> AsyncNetworkStream:
-        # anyio's TLS stream for now; ``AsyncioStream.start_tls`` (asyncio's own TLS,
-        # no anyio in the data path) is the faster path this can move to.
-        return await connect_tls(host, port, timeout, ssl_context, server_hostname)
+        """TCP by ``connect_tcp``, then asyncio's own TLS over it (``start_tls``): the
+        dial and the handshake together within ``timeout``. On failure or cancellation
+        no socket is left open."""
+        with anyio.fail_after(timeout):
+            stream = await self.connect_tcp(host, port, None)
+            return await stream.start_tls(ssl_context, server_hostname, None)
