@@ -45,6 +45,7 @@ import argparse
 import ast
 import difflib
 import io
+import keyword
 import os
 import re
 import shutil
@@ -91,18 +92,25 @@ NAMES: dict[str, str] = {
     "AsyncIterator": "Iterator",
     "AsyncIterable": "Iterable",
     "AsyncGenerator": "Generator",
+    "handle_async_request": "handle_request",
+    "open_async_stream": "open_stream",
 }
 #: Name patterns, after the table: ``AsyncX`` -> ``X``, ``aiter_x`` -> ``iter_x``,
-#: ``handle_async_request`` -> ``handle_request``, ``read_whole_async`` -> ``read_whole``,
-#: ``_async_client`` -> ``_client``.
+#: ``read_whole_async`` -> ``read_whole`` (a name ending in ``_async`` is the twin of the
+#: name without it), ``_async_client`` -> ``_client`` (a private ``_async_`` prefix).
+#: ``_async`` inside a name (``has_async_body``) is left alone: declare such a twin with
+#: ``# unasync-replace:``.
 NAME_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"(?<![A-Za-z0-9])Async(?=[A-Z])", ""),
     (r"(?<=[a-z0-9])Async(?=[A-Z])", ""),
     (r"(?<![\w])aiter_(?=\w)", "iter_"),
-    (r"(?<=\w)_async_(?=\w)", "_"),
     (r"(?<![\w])_async_(?=\w)", "_"),
     (r"(?<=\w)_async(?![\w])", ""),
 )
+#: In prose, "an AsyncClient" becomes "a Client": the article follows the new word.
+ARTICLE_RE = re.compile(r"(?<![\w])([Aa])n(?=[ \t]+Async(?![AEIOU])[A-Z])")
+#: A name the suffix rule would turn into a keyword (``is_async`` -> ``is``).
+SUFFIX_RE = re.compile(r"(?<![\w])(\w+)_async(?![\w])")
 #: Keyword rules: only in code and in code spans of strings and comments.
 KEYWORDS: tuple[tuple[str, str], ...] = (
     (r"(?<![\w.])async[ \t]+(?=(?:def|with|for)(?![\w]))", ""),
@@ -149,7 +157,7 @@ class Rules:
 
     def prose(self, text: str) -> str:
         text = CODE_SPAN_RE.sub(lambda match: self._span(match.group()), text)
-        return self._names(text)
+        return self._names(ARTICLE_RE.sub(r"\1", text))
 
     def _span(self, span: str) -> str:
         for pattern, new in self.keywords:
@@ -168,6 +176,13 @@ class Rules:
 
         for pattern, new in self.extra:
             text = pattern.sub(protect(new), text)
+        for match in SUFFIX_RE.finditer(text):
+            if keyword.iskeyword(match.group(1)) or keyword.issoftkeyword(match.group(1)):
+                raise UnasyncError(
+                    f"{match.group()!r} would become the keyword {match.group(1)!r}: rename "
+                    f"it, or keep it with '# unasync-replace: {match.group()} -> "
+                    f"{match.group()}'"
+                )
         for pattern, new in self.names:
             text = pattern.sub(new, text)
         text = _unwrap(text, "Awaitable[")

@@ -420,12 +420,3 @@ class _StreamCall(AbstractAsyncContextManager[AsyncStreamResponse]):
             f"client.stream(...) has no {name!r}: it makes the call when entered, as in "
             "``async with client.stream(...) as response``; read the response there."
         )
-
-    # unasync: async-only
-    def __await__(self) -> NoReturn:
-        raise TypeError(
-            "client.stream(...) is not awaited: use ``async with client.stream(...) as "
-            "response``, which makes the call and closes the response."
-        )
-
-    # unasync: end

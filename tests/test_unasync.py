@@ -330,3 +330,20 @@ def test_f_strings_are_prose_on_every_python() -> None:
         """
     )
     assert out == ("x = f\"{Client} async {{close}}\" + f'''{f\"{X}\"}'''\nz.close()  # await it\n")
+
+
+def test_async_inside_a_name_is_not_a_twin_rule() -> None:
+    out = convert("has_async_body = is_async_call_async()\nx = handle_async_request\n")
+    assert out == "has_async_body = is_async_call()\nx = handle_request\n"
+
+
+def test_a_suffix_that_would_leave_a_keyword_is_refused_unless_declared() -> None:
+    with pytest.raises(unasync.UnasyncError, match="'is_async' would become the keyword 'is'"):
+        convert("is_async = True\n")
+    kept = convert("# unasync-replace: is_async -> is_async\nis_async = True\n")
+    assert kept.strip().endswith("is_async = True")
+
+
+def test_the_article_in_prose_follows_the_renamed_word() -> None:
+    out = convert('"""An AsyncClient, an AsyncStream and an AsyncIterator."""\n')
+    assert out == '"""A Client, a Stream and an Iterator."""\n'
