@@ -280,9 +280,12 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleeper]):
         shared = self._shared
         transport = shared.transport
         opener: AsyncOpener | None = getattr(transport, "open_async_stream", None)
+        clock = shared.clock
         held: list[AsyncResponseStream] = []  # the body of the last 2xx head, unread
 
         async def attempt(request: Request, timeout: Timeout) -> Response:
+            total = timeout.total  # what is left of the call's: it bounds the error body too
+            until = None if total is None else clock() + total
             while held:  # a 2xx the call did not accept (x-should-retry): dropped
                 await held.pop().aclose()
             head: Response
@@ -294,7 +297,9 @@ class AsyncClient(BaseClient[AsyncTransport, AsyncSleeper]):
                 body = BufferedAsyncStream(head.content)
             if not head.is_success:  # the call needs the body: an error, or a redirect
                 max_size = shared.max_response_size
-                return await read_whole_async(head, body, max_size=max_size, timeout=timeout.read)
+                return await read_whole_async(
+                    head, body, max_size=max_size, timeout=timeout.read, until=until, clock=clock
+                )
             held.append(body)
             return head
 

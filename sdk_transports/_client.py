@@ -214,9 +214,12 @@ class Client(BaseClient[Transport, Sleeper]):
         shared = self._shared
         transport = shared.transport
         opener: Opener | None = getattr(transport, "open_stream", None)
+        clock = shared.clock
         held: list[ResponseStream] = []  # the body of the last 2xx head, unread
 
         def attempt(request: Request, timeout: Timeout) -> Response:
+            total = timeout.total  # what is left of the call's: it bounds the error body too
+            until = None if total is None else clock() + total
             while held:  # a 2xx the call did not accept (x-should-retry): dropped
                 held.pop().close()
             head: Response
@@ -228,7 +231,9 @@ class Client(BaseClient[Transport, Sleeper]):
                 body = BufferedStream(head.content)
             if not head.is_success:  # the call needs the body: an error, or a redirect
                 max_size = shared.max_response_size
-                return read_whole(head, body, max_size=max_size, timeout=timeout.read)
+                return read_whole(
+                    head, body, max_size=max_size, timeout=timeout.read, until=until, clock=clock
+                )
             held.append(body)
             return head
 

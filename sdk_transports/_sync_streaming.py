@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import Self
 
-from sdk_core import APIError, DeadlineExceeded, Response, ResponseTooLargeError
-from sdk_core.lowlevel import BodyBuffer, LineReader, TextReader
+from sdk_core import APIError, DeadlineExceeded, ReadTimeout, Response, ResponseTooLargeError
+from sdk_core.lowlevel import BodyBuffer, LineReader, TextReader, wait_bound
 
 from ._protocols import STREAM_WINDOW, ResponseStream
 from ._stream_base import PIECES, BodyIteratorBase, PieceReader, StreamResponseBase
@@ -99,16 +99,37 @@ class BodyIterator(BodyIteratorBase[_T], Iterator[_T]):
 
 
 def read_whole(
-    head: Response, body: ResponseStream, *, max_size: int, timeout: float | None
+    head: Response,
+    body: ResponseStream,
+    *,
+    max_size: int,
+    timeout: float | None,
+    until: float | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> Response:
-    """``head`` with its body read whole (at most ``max_size`` bytes). The stream is
-    closed on the way out. Raises what ``read_chunk``
-    raises, or ``ResponseTooLargeError``."""
+    """``head`` with its body read whole (at most ``max_size`` bytes). Each read waits at
+    most ``timeout``, and none past ``until`` (a reading of ``clock``: the attempt's
+    ``Timeout.total``), after which ``ReadTimeout`` is raised for the call to turn into
+    ``DeadlineExceeded``. The stream is closed on the way out (shielded from
+    cancellation). Raises what ``read_chunk`` raises, or ``ResponseTooLargeError``."""
     if isinstance(body, BufferedStream):
         return head  # the transport read it whole already
     kept = BodyBuffer(max_size, head.request)
     try:
-        while piece := body.read_chunk(timeout):
+        while True:
+            wait = timeout
+            if until is not None:
+                assert clock is not None, "an end comes with the clock it is read on"
+                wait = wait_bound(timeout, until, clock())
+                if wait is not None and wait <= 0:
+                    raise ReadTimeout(
+                        "The call's total timeout ran out while its response body was read.",
+                        request=head.request,
+                        request_sent=True,
+                    )
+            piece = body.read_chunk(wait)
+            if not piece:
+                break
             kept.add(piece)
     finally:
         body.close()
