@@ -2,9 +2,12 @@
 of doing the I/O.
 
 - ``_sync``: blocking sockets (``SocketTransport``)
-- ``_asyncio``: an ``asyncio.Protocol`` stream and its timer wheel
+- ``_asyncio``: an ``asyncio.Protocol`` stream and its timer wheel; HTTPS by the loop's
+  own ``start_tls``
 - ``_trio``: raw non-blocking trio sockets and their timeouts
-- ``_anyio``: anyio's TLS stream, used for HTTPS on both loops
+- ``_tls``: TLS over any async stream (``ssl.SSLObject`` and memory BIOs; HTTPS on trio,
+  and a tunnel's inner TLS); ``_sync_tls`` is its generated blocking twin
+- ``_anyio``: the errors anyio's streams raise (``STREAM_ERRORS``)
 - ``_mock``: in-memory streams (sync and async) for testing the connection logic
 
 Importing this package loads none of them: a program that only uses ``Client`` never

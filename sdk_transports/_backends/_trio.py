@@ -1,6 +1,7 @@
 """The trio backend: plain TCP as the connected socket used non-blocking with trio's
 ``wait_readable``/``wait_writable`` (``TrioStream``), its timeouts kept by one system
-task (``TrioTimeouts``); TLS through anyio (``_anyio``).
+task (``TrioTimeouts``); TLS as ``_tls.AsyncTLSStream`` over a ``TrioStream``, so a TLS
+wait is the same socket wait with the same timeouts.
 
 anyio's trio stream goes through trio's ``SocketStream`` and checkpoints on every call;
 ``TrioStream`` tries the socket first and only waits when it has nothing to give or
@@ -18,7 +19,6 @@ import anyio.abc
 
 from .._lifecycle import close_socket_now
 from .._sockcheck import readable_probe
-from ._anyio import connect_tls, wrap_tls
 from ._base import READ_SIZE, SocketOption
 from ._buckets import bucket
 
@@ -139,8 +139,10 @@ class TrioStream:
             await self._wait(trio.lowlevel.wait_writable, timeout)
 
     async def receive(self, max_bytes: int = READ_SIZE, timeout: float | None = None) -> bytes:
-        """The next bytes, b"" at EOF. ``timeout`` bounds each wait for them."""
+        """The next bytes, b"" at EOF. ``timeout`` bounds each wait for them. A cancel
+        point even when bytes are ready, so a cancelled body read ends at its next read."""
         trio, sock = self._trio, self.raw_socket
+        await trio.lowlevel.checkpoint_if_cancelled()
         while True:
             if self._closed:
                 raise anyio.ClosedResourceError
@@ -168,9 +170,12 @@ class TrioStream:
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
     ) -> AsyncNetworkStream:
-        """TLS over this connection (anyio's ``TLSStream`` over the anyio stream)."""
-        self._closed = True  # the TLS stream owns the socket from now on
-        return await wrap_tls(self._stream, ssl_context, server_hostname, timeout)
+        """TLS over this connection (``AsyncTLSStream``), the handshake within
+        ``timeout``. On failure or cancellation the connection is closed."""
+        from ._tls import start_tls
+
+        with anyio.fail_after(timeout):
+            return await start_tls(self, ssl_context, server_hostname, None)
 
     async def aclose(self) -> None:
         self._closed = True
@@ -206,7 +211,16 @@ class TrioBackend:
         socket_options: tuple[SocketOption, ...] = (),
     ) -> AsyncNetworkStream:
         with anyio.fail_after(timeout):
-            tcp = await anyio.connect_tcp(host, port, local_host=local_address)
+            return await self._dial(host, port, local_address, socket_options)
+
+    async def _dial(
+        self,
+        host: str,
+        port: int,
+        local_address: str | None = None,
+        socket_options: tuple[SocketOption, ...] = (),
+    ) -> TrioStream:
+        tcp = await anyio.connect_tcp(host, port, local_host=local_address)
         try:
             sock = tcp.extra(anyio.abc.SocketAttribute.raw_socket)
             for option in socket_options:
@@ -224,4 +238,10 @@ class TrioBackend:
         ssl_context: ssl.SSLContext,
         server_hostname: str | None,
     ) -> AsyncNetworkStream:
-        return await connect_tls(host, port, timeout, ssl_context, server_hostname)
+        """``connect_tcp`` then ``TrioStream.start_tls``, the two within ``timeout``
+        (one cancel scope per connection; the waits after it have none)."""
+        from ._tls import start_tls
+
+        with anyio.fail_after(timeout):
+            stream = await self._dial(host, port)
+            return await start_tls(stream, ssl_context, server_hostname, None)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import trustme
-from _raw_server import RawServer, keep_alive, ok_response
+from _support.raw_server import RawServer, keep_alive, ok_response
 
 from sdk_core import ConnectError, Request, Timeout
 from sdk_transports import (
@@ -253,8 +253,9 @@ async def test_an_unverified_connection_is_never_reused_by_a_verifying_async_cli
 @pytest.mark.anyio
 async def test_start_tls_over_each_async_backends_plain_stream(tls: Material, serve: Serve) -> None:
     """TLS started over a connected plain stream (asyncio's ``loop.start_tls`` on the
-    protocol stream; anyio's TLS stream over trio's socket): the tunnel shape, a stream
-    inside a stream. A certificate that does not verify raises and closes the stream."""
+    protocol stream; ``_backends._tls.AsyncTLSStream`` over trio's socket): the tunnel
+    shape, a stream inside a stream. A certificate that does not verify raises and
+    closes the stream."""
     import anyio
 
     from sdk_transports._backends import backend_for
