@@ -52,8 +52,9 @@ sync-check: $(STAMP)
 # The transport suites again with httptools hidden, as a plain `pip install` runs them:
 # every transport reads with the h11 codec (the main run has the llhttp one).
 H11_SUITES := tests/transports/test_codec_in_use.py tests/conformance/test_transport_conformance.py \
-	tests/transports/test_stream_conformance.py tests/conformance/test_failure_catalogue.py \
-	tests/transports/test_h11_transports.py
+	tests/conformance/test_stream_conformance.py tests/conformance/test_failure_catalogue.py \
+	tests/transports/test_h11_transports.py tests/transports/test_h11_timeouts.py \
+	tests/transports/test_h11_responses.py tests/transports/test_h11_fault_table.py
 
 pytest-h11: $(STAMP)
 	SDK_TESTS_WITHOUT_HTTPTOOLS=1 $(BIN)/pytest -q $(H11_SUITES)

@@ -14,8 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sdk_core import InvalidRequestError, Request, WriteError
-from sdk_core._fastcodec import HAS_HTTPTOOLS, FastClientCodec
-from sdk_core._http11 import ClientCodec, body_item_bytes
+from sdk_core.lowlevel import HAS_HTTPTOOLS, ClientCodec, FastClientCodec, body_item_bytes
 
 URL = "http://example.com/up"
 

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdk_core import Headers, InvalidRequestError, Request
-from sdk_core._build import build_request, encode_json
 from sdk_core._fields import encode_fields
 from sdk_core._request_head import encode_request_head, fields_of
+from sdk_core.lowlevel import build_request, encode_json
 
 BASE = "https://api.example.com/v1"
 

@@ -12,9 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdk_core import RemoteProtocolError
-from sdk_core._decoding import MAX_ENCODINGS, BodyDecoder, supported_encodings
-from sdk_core._errors import ResponseTooLargeError
+from sdk_core import BodyDecoder, RemoteProtocolError, ResponseTooLargeError, supported_encodings
+from sdk_core.lowlevel import MAX_ENCODINGS
 
 TEXT = b"".join(b"line %d: the quick brown fox jumps over the lazy dog\n" % i for i in range(2000))
 BIG = 10 * 1024 * 1024

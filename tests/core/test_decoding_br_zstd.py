@@ -13,9 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdk_core import RemoteProtocolError, _decoding
-from sdk_core._decoding import BodyDecoder, supported_encodings
-from sdk_core._errors import ResponseTooLargeError
+from sdk_core import (
+    BodyDecoder,
+    RemoteProtocolError,
+    ResponseTooLargeError,
+    _decoding,
+    supported_encodings,
+)
 
 TEXT = b"".join(b"line %d: the quick brown fox jumps over the lazy dog\n" % i for i in range(2000))
 BIG = 10 * 1024 * 1024

@@ -3,7 +3,7 @@ redacted URL) and the attempts for connection, status and too-large errors, the 
 the status table, and one ``DeadlineExceeded`` message wherever the deadline passed.
 
 Pure: no network, no async. The transports' real errors are walked in
-``tests/transports/test_error_messages_live.py``.
+``tests/clients/test_error_messages_live.py``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sdk_core import Headers
 from sdk_core._headers import scan_fields
-from sdk_core._redact import DEFAULT_REDACTION
+from sdk_core.lowlevel import DEFAULT_REDACTION
 
 TOKEN = st.text(alphabet="abcXYZ-_!#019", min_size=1, max_size=6)
 # Field values as a validating parser leaves them: no CR, LF or NUL; may carry spaces,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sdk_core import CursorPaging, InvalidRequestError, PageRequest, PaginationError, Response
-from sdk_core._listing import Listing
+from sdk_core.lowlevel import Listing
 
 BASE = "https://api.example.test/v1"
 

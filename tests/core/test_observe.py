@@ -14,8 +14,7 @@ from sdk_core import (
     RetryReason,
 )
 from sdk_core._call import FAILING, READY_TO_SEND, READY_TO_SLEEP, SUCCEEDED
-from sdk_core._observe import attempt_record
-from sdk_core._redact import DEFAULT_REDACTION
+from sdk_core.lowlevel import DEFAULT_REDACTION, attempt_record
 
 SECRET = "tok-secret-value"
 

@@ -22,7 +22,7 @@ from sdk_core import (
     Request,
     Response,
 )
-from sdk_core._paging import PageWalk
+from sdk_core.lowlevel import PageWalk
 
 URL = "https://api.example.test/v1/items"
 

@@ -12,10 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdk_core import Request, ResponseTooLargeError
-from sdk_core._config import wait_bound
-from sdk_core._lines import LineDecoder, LineReader, TextReader
-from sdk_core._reader import BodyBuffer
-from sdk_core._sse import EventReader
+from sdk_core.lowlevel import (
+    BodyBuffer,
+    EventReader,
+    LineDecoder,
+    LineReader,
+    TextReader,
+    wait_bound,
+)
 
 TEXT = "grüße, 😀\r\nline two\rline three\nlast"
 EVENTS = b': hi\n\nevent: tick\nid: 7\ndata: {"n": 1}\n\ndata: a\r\ndata: b\r\n\r\ndata: cut'

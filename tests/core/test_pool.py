@@ -12,9 +12,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from sdk_core import Limits
-from sdk_core._pool import Lease, Origin, Outcome, PoolState
-from sdk_core._statistics import PoolStatistics
+from sdk_core import Limits, PoolStatistics
+from sdk_core.lowlevel import Lease, Origin, Outcome, PoolState
 
 A: Origin = ("https", "a.example", 443)
 B: Origin = ("https", "b.example", 443)

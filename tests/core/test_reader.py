@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sdk_core import RemoteProtocolError, Request, ResponseTooLargeError
-from sdk_core._http11 import NEED_DATA, ClientCodec
-from sdk_core._reader import ResponseReader
+from sdk_core.lowlevel import NEED_DATA, ClientCodec, ResponseReader
 
 REQUEST = Request("GET", "http://example.test/x")
 

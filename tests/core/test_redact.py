@@ -4,7 +4,7 @@ The default header allowlist shows the response headers users debug with (rate l
 retry hints, request ids, caching) and never a credential, under a prefix or not.
 
 Pure: no network, no async. The client-level tests (every repr, error chain and log line
-of real calls) are in ``tests/transports/test_secrets.py``.
+of real calls) are in ``tests/clients/test_secrets.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sdk_core import (
     Response,
     status_error,
 )
-from sdk_core._redact import (
+from sdk_core.lowlevel import (
     DEFAULT_REDACTION,
     LOGGABLE_HEADERS,
     LOGGABLE_QUERY_PARAMS,

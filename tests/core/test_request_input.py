@@ -29,8 +29,7 @@ from sdk_core import (
     Timeout,
     build_url,
 )
-from sdk_core._build import build_request, encode_json
-from sdk_core._config import MAX_TIMEOUT
+from sdk_core.lowlevel import MAX_TIMEOUT, build_request, encode_json
 
 BASE = "https://api.example.com"
 SECRET = "zQsecret-value"

@@ -1,13 +1,14 @@
-"""The retry decision: backoff, server hints, safety, budget, deadline."""
+"""The retry decision: backoff, which outcomes are retried, what may be retried once it may
+have reached the server, and properties over every input."""
 
 from __future__ import annotations
 
 import math
 import random
-from calendar import timegm
 from collections.abc import AsyncIterator
 
 import pytest
+from _retry_helpers import URL, CountingRandom, decide
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,11 +22,8 @@ from sdk_core import (
     ConnectError,
     ConnectTimeout,
     DeadlineExceeded,
-    Failed,
     Headers,
-    InternalServerError,
     PoolTimeout,
-    RateLimitError,
     ReadError,
     ReadTimeout,
     RemoteProtocolError,
@@ -38,15 +36,12 @@ from sdk_core import (
     RetryReason,
     SendRequest,
     Sleep,
-    Timeout,
     WriteError,
     WriteTimeout,
     decide_retry,
     parse_retry_after,
 )
 
-URL = "https://api.example.com/v1/things"
-GET = Request("GET", URL)
 CONNECTION_ERRORS: list[type[APIConnectionError]] = [
     APIConnectionError,
     ConnectError,
@@ -60,49 +55,6 @@ CONNECTION_ERRORS: list[type[APIConnectionError]] = [
     PoolTimeout,
 ]
 NEVER_SENT = [ConnectError, ConnectTimeout, PoolTimeout]
-#: 2015-10-21 07:28:00 GMT, the Date header used below.
-DATE = "Wed, 21 Oct 2015 07:28:00 GMT"
-DATE_TS = float(timegm((2015, 10, 21, 7, 28, 0)))
-
-
-class CountingRandom:
-    """A RandomSource that returns a fixed value and counts the draws."""
-
-    def __init__(self, value: float = 0.5) -> None:
-        self.value = value
-        self.draws = 0
-
-    def random(self) -> float:
-        self.draws += 1
-        return self.value
-
-    def getrandbits(self, k: int, /) -> int:
-        self.draws += 1
-        return 0
-
-
-def decide(
-    outcome: Response | APIError,
-    request: Request = GET,
-    *,
-    policy: RetryPolicy | None = None,
-    attempt: int = 1,
-    rng: CountingRandom | random.Random | None = None,
-    **kwargs: object,
-) -> RetryDecision:
-    return decide_retry(
-        policy or RetryPolicy(),
-        request,
-        outcome,
-        attempt=attempt,
-        rng=rng or random.Random(0),
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
-def hdrs(**values: str) -> Headers:
-    return Headers({name.replace("_", "-"): value for name, value in values.items()})
-
 
 # ---------------------------------------------------------------------------------------
 # Backoff
@@ -220,233 +172,6 @@ def test_backoff_draws_one_random_value_per_retry() -> None:
     decision = decide(Response(503), rng=rng, attempt=2)
     assert decision == RetryDecision(True, 0.75, RetryReason.RETRYABLE_STATUS, None)
     assert rng.draws == 1
-
-
-# ---------------------------------------------------------------------------------------
-# Retry-After and retry-after-ms
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("5", 5.0),
-        (" 5 ", 5.0),
-        ("0", 0.0),
-        ("1.5", 1.5),
-        ("2.", 2.0),
-        ("1e2", 100.0),
-        ("007", 7.0),
-        ("garbage", None),
-        ("5s", None),
-        ("+5", None),
-        ("-1", None),
-        ("-0.5", None),
-        ("-0", None),
-        ("NaN", None),
-        ("nan", None),
-        ("inf", None),
-        ("Infinity", None),
-        ("-inf", None),
-        ("0x10", None),
-        ("1_000", None),
-        (".5", None),
-        ("1,5", None),
-        ("", None),
-        ("   ", None),
-        ("\t", None),
-    ],
-)
-def test_retry_after_seconds(value: str, expected: float | None) -> None:
-    assert parse_retry_after(hdrs(retry_after=value)) == expected
-    assert parse_retry_after(hdrs(retry_after=value), wall_time=DATE_TS) == expected
-
-
-@pytest.mark.parametrize("value", ["1e35", "9" * 30, "9" * 400, "1e400", "1" + "0" * 5000])
-def test_a_huge_retry_after_is_a_long_wait_not_garbage(value: str) -> None:
-    seconds = parse_retry_after(hdrs(retry_after=value))
-    assert seconds is not None
-    assert math.isfinite(seconds)
-    assert seconds > 365 * 24 * 3600
-    # ... so it stops the retries instead of being ignored for a quick backoff.
-    decision = decide(Response(503, headers={"retry-after": value}))
-    assert decision.reason is RetryReason.RETRY_AFTER_TOO_LONG
-    assert decision.retry_after == seconds
-    ms = parse_retry_after(hdrs(retry_after_ms=value))
-    assert ms is not None
-    assert math.isfinite(ms)
-
-
-@settings(max_examples=200, deadline=None)
-@given(n=st.integers(0, 10**6))
-def test_any_integer_retry_after(n: int) -> None:
-    assert parse_retry_after(hdrs(retry_after=str(n))) == float(n)
-    assert parse_retry_after(hdrs(retry_after_ms=str(n))) == pytest.approx(n / 1000)
-
-
-HEADER_TEXT = st.text(
-    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
-    max_size=40,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    retry_after=st.none() | HEADER_TEXT,
-    ms=st.none() | HEADER_TEXT,
-    date=st.none() | HEADER_TEXT | st.just(DATE),
-    wall_time=st.none() | st.floats(allow_nan=False) | st.just(DATE_TS),
-)
-def test_parse_retry_after_never_raises(
-    retry_after: str | None, ms: str | None, date: str | None, wall_time: float | None
-) -> None:
-    pairs = [("Retry-After", retry_after), ("retry-after-ms", ms), ("Date", date)]
-    headers = Headers([(name, value) for name, value in pairs if value is not None])
-    value = parse_retry_after(headers, wall_time=wall_time)
-    assert value is None or (math.isfinite(value) and value >= 0)
-
-
-@pytest.mark.parametrize(
-    ("ms", "retry_after", "expected"),
-    [
-        ("1500", None, 1.5),
-        ("1500", "30", 1.5),  # ms wins
-        ("0", "30", 0.0),
-        ("2.5", None, 0.0025),
-        ("abc", "30", 30.0),  # invalid ms falls back
-        ("-5", "30", 30.0),
-        ("nan", "30", 30.0),
-        ("", "30", 30.0),
-        ("abc", None, None),
-        ("abc", "abc", None),
-        ("abc", DATE, None),  # a date needs a reference
-    ],
-)
-def test_retry_after_ms(ms: str, retry_after: str | None, expected: float | None) -> None:
-    headers = {"retry-after-ms": ms} | ({"retry-after": retry_after} if retry_after else {})
-    assert parse_retry_after(Headers(headers)) == expected
-
-
-def test_only_the_first_value_counts() -> None:
-    headers = Headers([("Retry-After", "3"), ("Retry-After", "1")])
-    assert parse_retry_after(headers) == 3.0
-
-
-@pytest.mark.parametrize(
-    ("headers", "wall_time", "expected"),
-    [
-        # Measured from the response's Date header ...
-        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": DATE}, None, 120.0),
-        # ... which wins over the driver's wall clock ...
-        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": DATE}, DATE_TS - 500, 120.0),
-        # ... or from wall_time when there is no (usable) Date header ...
-        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT"}, DATE_TS, 120.0),
-        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": "soon"}, DATE_TS, 120.0),
-        # ... or ignored with neither.
-        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT"}, None, None),
-        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": "soon"}, None, None),
-        # A date in the past means now.
-        ({"Retry-After": "Wed, 21 Oct 2015 07:00:00 GMT", "Date": DATE}, None, 0.0),
-        ({"Retry-After": "Tue, 20 Oct 2015 07:28:00 GMT"}, DATE_TS, 0.0),
-        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, DATE_TS, 0.0),
-        # Obsolete formats RFC 9110 still requires recipients to accept.
-        ({"Retry-After": "Wednesday, 21-Oct-15 07:29:00 GMT"}, DATE_TS, 60.0),
-        ({"Retry-After": "Wed Oct 21 07:29:00 2015"}, DATE_TS, 60.0),  # asctime: GMT
-        (
-            {"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT", "Date": "Wed Oct 21 07:28:00 2015"},
-            None,
-            120.0,
-        ),
-        # A zone other than GMT is still understood.
-        ({"Retry-After": "Wed, 21 Oct 2015 09:30:00 +0200"}, DATE_TS, 120.0),
-        # Not dates.
-        ({"Retry-After": "Wed, 32 Oct 2015 07:30:00 GMT"}, DATE_TS, None),
-        ({"Retry-After": "Wed, 21 Oct 2015 25:30:00 GMT"}, DATE_TS, None),
-        ({"Retry-After": "Wed, 21 Oct 99999 07:30:00 GMT"}, DATE_TS, None),
-        ({"Retry-After": "Wed, 21 Oct 2015 07:30:00 -0000"}, DATE_TS, 120.0),  # UTC, RFC 5322
-        ({"Retry-After": "Wed, 21 Oct"}, DATE_TS, None),
-        ({"Retry-After": "x" * 1000}, DATE_TS, None),
-    ],
-)
-def test_retry_after_http_date(
-    headers: dict[str, str], wall_time: float | None, expected: float | None
-) -> None:
-    assert parse_retry_after(Headers(headers), wall_time=wall_time) == expected
-
-
-def test_an_http_date_in_the_future_delays_the_call() -> None:
-    request = Request("GET", URL)
-    call = Call(request, now=50.0, rng=random.Random(0))
-    call.next_event()
-    later = Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"})
-    call.receive_response(later, now=51.0, wall_time=DATE_TS)
-    assert call.next_event() == Sleep(30.0)
-    call.next_event()
-    # A hint without a usable reference is ignored: backoff applies.
-    call.receive_response(Response(503, headers={"Retry-After": DATE}), now=82.0)
-    event = call.next_event()
-    assert isinstance(event, Sleep)
-    assert 0.75 <= event.seconds <= 1.0
-
-
-def test_a_hint_replaces_the_backoff_and_draws_nothing() -> None:
-    rng = CountingRandom()
-    decision = decide(Response(503, headers={"retry-after": "3"}), rng=rng)
-    assert decision == RetryDecision(True, 3.0, RetryReason.RETRYABLE_STATUS, 3.0)
-    assert rng.draws == 0
-    # Above max_delay is fine: only max_retry_after bounds a hint.
-    assert decide(Response(429, headers={"retry-after": "60"})).delay == 60.0
-    policy = RetryPolicy(max_retry_after=200)
-    assert decide(Response(429, headers={"retry-after": "120"}), policy=policy).delay == 120.0
-
-
-@pytest.mark.parametrize(
-    ("status", "cls"), [(429, RateLimitError), (503, InternalServerError), (408, APIStatusError)]
-)
-@pytest.mark.parametrize(
-    "headers", [{"retry-after": "61"}, {"retry-after-ms": "60001"}, {"retry-after": "1e35"}]
-)
-def test_a_hint_above_max_retry_after_stops(
-    status: int, cls: type[APIStatusError], headers: dict[str, str]
-) -> None:
-    response = Response(status, headers=headers)
-    hint = parse_retry_after(response.headers)
-    assert hint is not None
-    decision = decide(response)
-    assert decision == RetryDecision(False, 0.0, RetryReason.RETRY_AFTER_TOO_LONG, hint)
-    call = Call(Request("GET", URL), now=0.0, rng=random.Random(0))
-    call.next_event()
-    call.receive_response(Response(status, headers=headers), now=1.0)
-    event = call.next_event()
-    assert isinstance(event, Failed)
-    assert type(event.error) is cls
-    assert isinstance(event.error, APIStatusError)
-    assert event.error.retry_after == hint
-    assert event.error.attempts == 1
-
-
-def test_rate_limit_error_carries_the_hint_after_the_last_attempt() -> None:
-    call = Call(Request("GET", URL), CallOptions(max_retries=1), now=0.0, rng=random.Random(0))
-    assert isinstance(call.next_event(), SendRequest)
-    call.receive_response(Response(429, headers={"retry-after": "2"}), now=0.0)
-    assert call.next_event() == Sleep(2.0)
-    assert isinstance(call.next_event(), SendRequest)
-    call.receive_response(Response(429, headers={"retry-after": "2"}), now=3.0)
-    failed = call.next_event()
-    assert isinstance(failed, Failed)
-    assert isinstance(failed.error, RateLimitError)
-    assert failed.error.retry_after == 2.0
-    assert failed.error.attempts == 2
-    assert call.decisions[-1].reason is RetryReason.RETRIES_EXHAUSTED
-
-
-def test_no_hint_means_retry_after_none() -> None:
-    call = Call(Request("GET", URL), CallOptions(max_retries=0), now=0.0, rng=random.Random(0))
-    call.next_event()
-    call.receive_response(Response(429), now=0.0)
-    failed = call.next_event()
-    assert isinstance(failed, Failed)
-    assert isinstance(failed.error, RateLimitError)
-    assert failed.error.retry_after is None
 
 
 # ---------------------------------------------------------------------------------------
@@ -704,238 +429,6 @@ def test_exhaustion_after_max_retries_plus_one_attempts(max_retries: int) -> Non
         assert decide(ReadError(), policy=policy, attempt=attempt).retry
     last = decide(ReadError(), policy=policy, attempt=max_retries + 1)
     assert last == RetryDecision(False, 0.0, RetryReason.RETRIES_EXHAUSTED)
-
-
-# ---------------------------------------------------------------------------------------
-# Deadline
-
-
-def test_a_wait_past_the_deadline_stops() -> None:
-    rng = CountingRandom(0.0)  # backoff 0.375 s
-    assert decide(ReadError(), rng=rng, remaining=0.376).retry
-    assert decide(ReadError(), rng=rng, remaining=0.375).reason is RetryReason.DEADLINE
-    assert decide(ReadError(), rng=rng, remaining=-1.0).reason is RetryReason.DEADLINE
-    hinted = Response(503, headers={"retry-after": "5"})
-    assert decide(hinted, remaining=4.0) == RetryDecision(False, 0.0, RetryReason.DEADLINE, 5.0)
-    assert decide(hinted, remaining=None).retry
-    # Even an immediate retry needs time left for the attempt.
-    now = Response(503, headers={"retry-after": "0"})
-    assert decide(now, remaining=0.0).reason is RetryReason.DEADLINE
-    assert decide(now, remaining=0.001).retry
-
-
-def test_the_deadline_through_a_call() -> None:
-    options = CallOptions(timeout=Timeout(10.0, total=3.0))
-    call = Call(Request("GET", URL), options, now=100.0, rng=CountingRandom(1.0))
-    assert call.deadline == 103.0
-    first = call.next_event()
-    assert isinstance(first, SendRequest)
-    assert first.timeout == Timeout(3.0, total=3.0)
-    call.receive_response(Response(503), now=101.0)
-    assert call.next_event() == Sleep(0.5)
-    second = call.next_event()
-    assert isinstance(second, SendRequest)
-    assert second.timeout == Timeout(1.5, total=1.5)  # total: what this attempt may take
-    call.receive_response(Response(503, headers={"retry-after": "2"}), now=102.0)
-    failed = call.next_event()
-    assert isinstance(failed, Failed)
-    assert isinstance(failed.error, InternalServerError)
-    assert failed.error.retry_after == 2.0
-    assert failed.error.attempts == 2
-    assert call.decisions[-1].reason is RetryReason.DEADLINE
-
-
-@pytest.mark.parametrize("cls", [ReadTimeout, ConnectTimeout, WriteTimeout, PoolTimeout])
-def test_a_timeout_at_the_deadline_becomes_deadline_exceeded(cls: type[APITimeoutError]) -> None:
-    options = CallOptions(timeout=Timeout(total=3.0))
-    call = Call(Request("GET", URL), options, now=0.0, rng=random.Random(0))
-    call.next_event()
-    timeout = cls(request_sent=True)
-    call.receive_error(timeout, now=2.9995)  # within the timer slack
-    failed = call.next_event()
-    assert isinstance(failed, Failed)
-    assert isinstance(failed.error, DeadlineExceeded)
-    assert failed.error.__cause__ is timeout
-    assert failed.error.request_sent is True
-    assert failed.error.attempts == 1
-    assert str(failed.error).endswith(", 1 attempt)")
-    assert timeout.request is call.request
-
-
-def test_a_timeout_before_the_deadline_stays_what_it_is() -> None:
-    call = Call(
-        Request("GET", URL), CallOptions(timeout=Timeout(total=3.0)), now=0, rng=random.Random(0)
-    )
-    call.next_event()
-    timeout = ReadTimeout()
-    call.receive_error(timeout, now=2.9)  # 0.1 s left: too little for the backoff
-    failed = call.next_event()
-    assert isinstance(failed, Failed)
-    assert failed.error is timeout
-    assert call.decisions[-1].reason is RetryReason.DEADLINE
-
-
-def test_other_errors_and_no_deadline_are_left_alone() -> None:
-    call = Call(
-        Request("GET", URL), CallOptions(timeout=Timeout(total=3.0)), now=0, rng=random.Random(0)
-    )
-    call.next_event()
-    error = ReadError()
-    call.receive_error(error, now=5.0)
-    failed = call.next_event()
-    assert isinstance(failed, Failed)
-    assert failed.error is error
-    call = Call(Request("GET", URL), now=0, rng=random.Random(0))
-    call.next_event()
-    timeout = ReadTimeout()
-    call.receive_error(timeout, now=1e9)
-    assert call.decisions[-1].retry
-    # A DeadlineExceeded from the driver is kept as it is.
-    call = Call(
-        Request("GET", URL), CallOptions(timeout=Timeout(total=1.0)), now=0, rng=random.Random(0)
-    )
-    call.next_event()
-    own = DeadlineExceeded()
-    call.receive_error(own, now=1.0)
-    failed = call.next_event()
-    assert isinstance(failed, Failed)
-    assert failed.error is own
-
-
-def test_no_time_for_a_first_attempt() -> None:
-    call = Call(
-        Request("GET", URL), CallOptions(timeout=Timeout(total=0.0)), now=5, rng=random.Random(0)
-    )
-    failed = call.next_event()
-    assert isinstance(failed, Failed)
-    assert isinstance(failed.error, DeadlineExceeded)
-    assert failed.error.attempts == 0
-    assert failed.error.request_sent is False
-    assert failed.error.request is call.request
-
-
-# ---------------------------------------------------------------------------------------
-# Budget
-
-
-def test_budget_defaults_are_botocores_standard_mode() -> None:
-    budget = RetryBudget()
-    assert (budget.capacity, budget.retry_cost, budget.timeout_cost, budget.success_refund) == (
-        500,
-        5,
-        10,
-        1,
-    )
-    assert budget.tokens == 500
-    assert repr(budget) == "RetryBudget(tokens=500/500)"
-
-
-def test_budget_drains_and_refunds() -> None:
-    budget = RetryBudget()
-    assert all(budget.try_acquire() for _ in range(100))
-    assert budget.tokens == 0
-    assert not budget.try_acquire()
-    assert budget.tokens == 0
-    budget.record_success()
-    assert budget.tokens == 1
-    assert not budget.try_acquire()  # 1 < 5: nothing is taken
-    assert budget.tokens == 1
-    for _ in range(1000):
-        budget.record_success()
-    assert budget.tokens == 500  # never past capacity
-    assert all(budget.try_acquire(after_timeout=True) for _ in range(50))
-    assert not budget.try_acquire(after_timeout=True)
-    assert budget.tokens == 0
-
-
-def test_budget_validation() -> None:
-    for kwargs in (
-        {"capacity": -1},
-        {"retry_cost": -1},
-        {"timeout_cost": -1},
-        {"success_refund": -1},
-    ):
-        with pytest.raises(ValueError, match="RetryBudget"):
-            RetryBudget(**kwargs)  # type: ignore[arg-type]
-
-
-def test_budget_holds_its_lock_around_every_update() -> None:
-    entered: list[str] = []
-
-    class Lock:
-        held = False
-
-        def __enter__(self) -> None:
-            assert not self.held
-            self.held = True
-            entered.append("enter")
-
-        def __exit__(self, *exc: object) -> None:
-            self.held = False
-
-    budget = RetryBudget(10, lock=Lock())
-    budget.try_acquire()
-    budget.record_success()
-    budget.try_acquire(after_timeout=True)
-    assert entered == ["enter"] * 3
-
-
-def test_decide_takes_the_cost_only_when_retrying() -> None:
-    budget = RetryBudget(12)
-    assert decide(Response(503), budget=budget).retry
-    assert budget.tokens == 7
-    assert decide(ReadTimeout(), budget=budget) == RetryDecision(
-        False, 0.0, RetryReason.BUDGET_EXHAUSTED
-    )
-    assert budget.tokens == 7  # a timeout costs 10; nothing taken
-    assert decide(ReadError(), budget=budget).retry
-    assert budget.tokens == 2
-    # Decisions that stop for another reason leave the bucket alone.
-    for outcome in (Response(200), Response(404), DeadlineExceeded()):
-        decide(outcome, budget=budget)
-    decide(ReadError(), budget=budget, attempt=3)
-    decide(ReadError(), budget=budget, remaining=0.0)
-    assert budget.tokens == 2
-    hinted = Response(429, headers={"retry-after": "1"})
-    assert decide(hinted, budget=budget).reason is RetryReason.BUDGET_EXHAUSTED
-    assert decide(hinted, budget=budget).retry_after == 1.0
-
-
-def test_a_timeout_retry_costs_more() -> None:
-    budget = RetryBudget()
-    assert decide(ConnectTimeout(), budget=budget).retry
-    assert budget.tokens == 490
-    assert decide(ConnectError(), budget=budget).retry
-    assert budget.tokens == 485
-
-
-def test_a_shared_budget_stops_a_retry_storm() -> None:
-    budget = RetryBudget()
-    calls = 0
-    retries = 0
-    while True:
-        calls += 1
-        call = Call(Request("GET", URL), now=0.0, rng=random.Random(calls), budget=budget)
-        call.next_event()
-        call.receive_error(ConnectError(), now=0.0)
-        if not call.decisions[-1].retry:
-            assert call.decisions[-1].reason is RetryReason.BUDGET_EXHAUSTED
-            break
-        retries += 1
-    assert retries == 100
-    assert budget.tokens == 0
-    # Successes refill it a token at a time.
-    for _ in range(5):
-        call = Call(Request("GET", URL), now=0.0, rng=random.Random(0), budget=budget)
-        call.next_event()
-        call.receive_response(Response(200), now=0.0)
-        call.next_event()
-    assert budget.tokens == 5
-    call = Call(Request("GET", URL), now=0.0, rng=random.Random(0), budget=budget)
-    call.next_event()
-    call.receive_response(Response(503), now=0.0)
-    assert call.decisions[-1].retry
-    assert budget.tokens == 0
 
 
 @settings(max_examples=200, deadline=None)

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdk_core._errors import ResponseTooLargeError
-from sdk_core._lines import LineDecoder
-from sdk_core._sse import ServerSentEvent, SSEDecoder
+from sdk_core import ResponseTooLargeError, ServerSentEvent
+from sdk_core.lowlevel import LineDecoder, SSEDecoder
 
 
 def parse(chunks: list[str], max_event_size: int = 16 << 20) -> list[ServerSentEvent]:

@@ -7,8 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sdk_core import DeadlineExceeded, ReadError, ReadTimeout, Request
-from sdk_core._stream_deadline import ReadDeadline
-from sdk_core.lowlevel import wait_bound
+from sdk_core.lowlevel import ReadDeadline, wait_bound
 
 REQUEST = Request("GET", "https://a.test/stream")
 

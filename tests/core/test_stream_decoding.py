@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdk_core import RemoteProtocolError, _decoding
-from sdk_core._decoding import MAX_ENCODINGS, BodyDecoder, StreamDecoder
+from sdk_core import BodyDecoder, RemoteProtocolError, StreamDecoder, _decoding
+from sdk_core.lowlevel import MAX_ENCODINGS
 
 TEXT = b"".join(b"line %d: the quick brown fox jumps over the lazy dog\n" % i for i in range(2000))
 MB = 1024 * 1024

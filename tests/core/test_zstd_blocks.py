@@ -8,9 +8,13 @@ import tracemalloc
 
 import pytest
 
-from sdk_core import RemoteProtocolError, _decoding
-from sdk_core._decoding import BodyDecoder, StreamDecoder
-from sdk_core._errors import ResponseTooLargeError
+from sdk_core import (
+    BodyDecoder,
+    RemoteProtocolError,
+    ResponseTooLargeError,
+    StreamDecoder,
+    _decoding,
+)
 
 zstandard = pytest.importorskip("zstandard")
 

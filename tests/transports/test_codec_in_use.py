@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import os
 
-from sdk_core._fastcodec import HAS_HTTPTOOLS, FastClientCodec, new_codec
-from sdk_core._http11 import ClientCodec
+from sdk_core.lowlevel import HAS_HTTPTOOLS, ClientCodec, FastClientCodec, new_codec
 
 
 def test_the_codec_matches_the_environment() -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from sdk_core import CursorPaging, InvalidRequestError, Response
-from sdk_transports._async_paging import AsyncPaginator, AsyncRequester
-from sdk_transports._paging import Paginator, Requester
+from sdk_transports import AsyncPaginator, Paginator
+from sdk_transports._async_paging import AsyncRequester
+from sdk_transports._paging import Requester
 
 BASE = "https://api.example.test/v1"
 PAGES = {None: (["a", "b"], True), "b": (["c"], False)}

@@ -42,7 +42,7 @@ from sdk_core import (
     Timeout,
     status_error,
 )
-from sdk_core._redact import DEFAULT_REDACTION, Redaction
+from sdk_core.lowlevel import DEFAULT_REDACTION, Redaction
 from sdk_transports import (
     AnyioTransport,
     AsyncClient,

@@ -23,7 +23,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -52,7 +51,7 @@ class PortServer:
     def __init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()  # notified when a port joins closed_ports
         self.closed_ports: set[int] = set()
         self.extra_bytes: list[bytes] = []
         self._socks: list[socket.socket] = []
@@ -79,6 +78,7 @@ class PortServer:
                             self.extra_bytes.append(buffer)
                         with self.lock:
                             self.closed_ports.add(port)
+                            self.lock.notify_all()
                         return
                     buffer += data
                 head, _, buffer = buffer.partition(b"\r\n\r\n")
@@ -100,13 +100,9 @@ class PortServer:
                 )
 
     def wait_closed(self, port: int, timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if port in self.closed_ports:
-                    return True
-            time.sleep(0.01)
-        return False
+        """Block until the client closed the connection from ``port``; False on timeout."""
+        with self.lock:
+            return self.lock.wait_for(lambda: port in self.closed_ports, timeout)
 
     def stop(self) -> None:
         self._listener.close()

@@ -17,6 +17,7 @@ from sdk_core import (
     DeadlineExceeded,
     InternalServerError,
     NotFoundError,
+    PoolStatistics,
     ReadError,
     ReadTimeout,
     Request,
@@ -25,9 +26,7 @@ from sdk_core import (
     StreamClosedError,
     Timeout,
 )
-from sdk_core._statistics import PoolStatistics
-from sdk_transports import AsyncClient, Client, MockTransport
-from sdk_transports._protocols import STREAM_WINDOW
+from sdk_transports import STREAM_WINDOW, AsyncClient, Client, MockTransport
 
 SSE_BODY = (
     b": hello\n\n"

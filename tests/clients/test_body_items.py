@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from _raw_server import RawConnection, RawServer, ok_response
+from _support.raw_server import RawConnection, RawServer, ok_response
 
 from sdk_core import InvalidRequestError, PoolStatistics, WriteError
 from sdk_transports import (

@@ -374,19 +374,29 @@ def test_a_page_redirected_to_another_origin_does_not_take_the_key_along() -> No
 
 @pytest.mark.anyio
 async def test_cancelling_a_page_keeps_the_position() -> None:
+    """The second page's request is cancelled while the API holds it; iterating again
+    asks for that page again and goes on from there."""
     slow = [True]
+    held = anyio.Event()
 
     async def api(request: Request) -> Response:
         cursor = query(request).get("cursor")
         if cursor == "2" and slow[0]:
-            await anyio.sleep(30)
+            held.set()
+            await anyio.sleep_forever()
         return reply({"data": [cursor or "1"], "next_cursor": None if cursor else "2"})
+
+    async def cancel_when_held(scope: anyio.CancelScope) -> None:
+        await held.wait()
+        scope.cancel()
 
     async with async_client_for(api) as client:
         paginator = client.paginate("GET", "/items", NextCursorPaging())
         assert await anext(paginator) == "1"
-        with anyio.move_on_after(0.05) as scope:
-            await anext(paginator)
+        with anyio.fail_after(10), anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_when_held, scope)
+                await anext(paginator)
         assert scope.cancelled_caught
         slow[0] = False
         assert [item async for item in paginator] == ["2"]

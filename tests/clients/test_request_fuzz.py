@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 import pytest
-from _raw_server import RawConnection, RawServer, ok_response
+from _support.raw_server import RawConnection, RawServer, ok_response
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
