@@ -23,8 +23,9 @@ holds its lock around each call of one. A bookkeeping outcome wakes its waiters 
 in such a method; the caller then closes the connections it dropped. The backend of
 the running loop (``_backends.backend_for``) opens the streams: a small
 ``asyncio.Protocol`` on asyncio, raw non-blocking sockets on trio; HTTPS by
-``loop.start_tls`` on asyncio and ``_backends/_tls.AsyncTLSStream`` on trio. Each wait carries its own timeout, which the stream keeps with the
-cheapest timer its loop offers, so a request needs no cancel scope of its own.
+``loop.start_tls`` on asyncio and ``_backends/_tls.AsyncTLSStream`` on trio. Each wait
+carries its own timeout, which the stream keeps with the cheapest timer its loop
+offers, so a request needs no cancel scope of its own.
 
 Releasing and closing connections is shielded from cancellation, so a cancelled request
 never leaks a pool slot. A transport used under a new event loop (a second ``anyio.run``,
