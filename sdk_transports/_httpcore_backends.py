@@ -1,32 +1,43 @@
-"""The network backends under the httpcore transports, one per side, written by hand
-because each does what only its side needs.
+"""The network backends under the httpcore transports and the bound each side puts on an
+exchange, one per side, written by hand because each does what only its side needs.
 
 ``DeadlineBackend`` (blocking): httpcore bounds each socket wait by the phase timeout
 alone, and a blocking call cannot be cancelled, so every wait is also bounded by what is
 left of the exchange (``Deadline``, per thread). ``AsyncBackend`` (asyncio and trio):
 httpcore's own backend for the running loop, with a failed TLS handshake's socket closed
 however it failed, and trio's cancellation raised as itself, not in an exception group;
-the async client bounds the exchange with a cancel scope instead.
+its ``AsyncDeadline`` leaves a whole exchange to the async client's cancel scope and
+bounds each streamed read with one of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import sys
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import anyio
 import httpcore
 
+from sdk_core import ReadTimeout, Request
+
 from ._sockcheck import socket_timeout
 
-__all__ = ["AsyncBackend", "Deadline", "DeadlineBackend"]
+__all__ = ["AsyncBackend", "AsyncDeadline", "Deadline", "DeadlineBackend"]
 
 
 class Deadline(threading.local):
-    """The monotonic time by which this thread's current exchange must end, or None."""
+    """The monotonic time by which this thread's current exchange must end, or None.
+
+    ``with deadline.exchange(seconds):`` and ``with deadline.read(timeout, request):``
+    set it for the block; ``DeadlineStream`` bounds every socket wait by it, so a
+    timeout surfaces as httpcore's own exception from that wait.
+    """
 
     end: float | None = None
 
@@ -34,6 +45,60 @@ class Deadline(threading.local):
         """``timeout``, or what is left until ``end`` when that is less (see
         ``socket_timeout``)."""
         return socket_timeout(timeout, self.end)
+
+    def exchange(self, seconds: float | None) -> Deadline:
+        """This deadline, ending ``seconds`` from now (None: no end) until the ``with``
+        block it enters is left."""
+        self.end = None if seconds is None else time.monotonic() + seconds
+        return self
+
+    def read(self, timeout: float | None, request: Request) -> Deadline:
+        """One streamed read, bounded whole by ``timeout`` as ``exchange`` bounds an
+        exchange (``request`` is for the async side's message)."""
+        self.end = None if timeout is None else time.monotonic() + timeout
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.end = None
+
+    def network_backend(self) -> DeadlineBackend:
+        """The backend whose every socket wait this deadline bounds."""
+        return DeadlineBackend(self)
+
+
+_UNBOUNDED: AbstractContextManager[None] = contextlib.nullcontext()
+
+
+class AsyncDeadline:
+    """``Deadline``'s counterpart on the async transports: a whole exchange is left to
+    the cancel scope the async client puts around it; a streamed read gets its own."""
+
+    __slots__ = ()
+
+    def exchange(self, seconds: float | None) -> AbstractContextManager[None]:
+        """No bound: the caller's cancel scope bounds the exchange."""
+        return _UNBOUNDED
+
+    def read(self, timeout: float | None, request: Request) -> AbstractContextManager[None]:
+        """A cancel scope of ``timeout`` around one streamed read; its expiry raises
+        ``ReadTimeout`` for ``request``."""
+        return _read_within(timeout, request)
+
+    def network_backend(self) -> AsyncBackend:
+        """httpcore's backend for the running loop (``AsyncBackend``)."""
+        return AsyncBackend()
+
+
+@contextlib.contextmanager
+def _read_within(timeout: float | None, request: Request) -> Iterator[None]:
+    try:
+        with anyio.fail_after(timeout):
+            yield
+    except TimeoutError:
+        raise ReadTimeout(f"no data for {timeout} s.", request=request) from None
 
 
 class DeadlineStream(httpcore.NetworkStream):
@@ -138,9 +203,8 @@ class ClosingStream(httpcore.AsyncNetworkStream):
 
 
 class AsyncBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's own backend for the running loop (trio's native streams are the
-    fastest on trio), its streams ``ClosingStream``, and a cancellation raised as
-    itself.
+    """httpcore's own backend for the running loop (anyio's on asyncio, the native trio
+    one on trio), its streams ``ClosingStream``, and a cancellation raised as itself.
 
     On trio, ``trio.open_tcp_stream`` (inside httpcore's trio backend) runs its
     connection attempts in a nursery with strict exception groups, so a cancellation

@@ -1,12 +1,12 @@
 """What both httpcore transports share: request conversion, exception mapping, stats,
-and the check that keeps a connection with bytes past its response out of the pool."""
+response heads, and the check that keeps a connection with bytes past its response out
+of the pool."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import h11
@@ -29,12 +29,11 @@ from sdk_core import (
     WriteTimeout,
     wire_headers,
 )
-from sdk_core.lowlevel import MAX_HEADER_BYTES, body_item_bytes, check_http1_version
+from sdk_core.lowlevel import MAX_HEADER_BYTES, check_http1_version
 
 from ._connect_errors import connect_error, where
 
 __all__ = [
-    "AsyncBody",
     "drop_if_bytes_past_response",
     "map_httpcore_exceptions",
     "pool_statistics",
@@ -107,22 +106,36 @@ def _raise_mapped(exc: Exception, request: Request, timeout: Timeout | None) -> 
     raise exc
 
 
-@contextmanager
-def map_httpcore_exceptions(request: Request, timeout: Timeout | None = None) -> Iterator[None]:
+#: What ``map_httpcore_exceptions`` translates; anything else passes as it is.
+_TRANSLATED = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+)
+
+
+class map_httpcore_exceptions:  # a context manager, named for what its block does
     """Translate httpcore's exceptions into the core's error classes as they enter; a
     timeout's message names the phase's limit in ``timeout``, when given. A connection
     that could not be opened is ``connect_error``'s ``ConnectError`` (its cause, and not
     retryable when the host name does not exist)."""
-    try:
-        yield
-    except (
-        httpcore.TimeoutException,
-        httpcore.NetworkError,
-        httpcore.ProtocolError,
-        httpcore.ProxyError,
-        httpcore.UnsupportedProtocol,
-    ) as exc:
-        _raise_mapped(exc, request, timeout)
+
+    __slots__ = ("_request", "_timeout")
+
+    def __init__(self, request: Request, timeout: Timeout | None = None) -> None:
+        self._request = request
+        self._timeout = timeout
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if isinstance(exc, _TRANSLATED):
+            _raise_mapped(exc, self._request, self._timeout)
 
 
 def to_httpcore_request(request: Request, timeout: Timeout, content: Any) -> httpcore.Request:
@@ -149,65 +162,6 @@ def to_httpcore_request(request: Request, timeout: Timeout, content: Any) -> htt
             }
         },
     )
-
-
-class AsyncBody:
-    """A request body for httpcore's async pool whose iterator is this plain object,
-    not an async generator.
-
-    httpcore wraps a bytes body in an async generator, and a write that fails or is
-    cancelled leaves that generator unfinished, for the garbage collector to finalize
-    (trio warns about each one). Here nothing is left: bytes are handed over in one
-    piece, and ``aclose`` closes the iterator of an async iterable body, if it was
-    started.
-    """
-
-    __slots__ = ("_content", "_iterator", "_sent")
-
-    def __init__(self, content: bytes | AsyncIterable[bytes]) -> None:
-        self._content = content
-        self._iterator: AsyncIterator[bytes] | None = None
-        self._sent = False
-
-    def __aiter__(self) -> AsyncBody:
-        return self
-
-    async def __anext__(self) -> bytes:
-        content = self._content
-        if isinstance(content, bytes):
-            if self._sent:
-                raise StopAsyncIteration
-            self._sent = True
-            return content
-        if self._iterator is None:
-            self._iterator = aiter(content)
-        chunk = await anext(self._iterator)
-        return chunk if type(chunk) is bytes else body_item_bytes(chunk)
-
-    async def aclose(self) -> None:
-        """Close the body's iterator (an async generator's ``aclose``), if it has one."""
-        iterator, self._iterator = self._iterator, None
-        close = getattr(iterator, "aclose", None)
-        if close is not None:
-            await close()
-
-
-class SyncBody:
-    """A streamed request body for httpcore's sync pool: each item checked as the core's
-    codecs check theirs (``body_item_bytes``: bytes-like items as bytes, anything else a
-    ``WriteError`` that ends the request unfinished)."""
-
-    __slots__ = ("_iterator",)
-
-    def __init__(self, content: Iterable[bytes]) -> None:
-        self._iterator = iter(content)
-
-    def __iter__(self) -> SyncBody:
-        return self
-
-    def __next__(self) -> bytes:
-        chunk = next(self._iterator)
-        return chunk if type(chunk) is bytes else body_item_bytes(chunk)
 
 
 def response_headers(response: httpcore.Response, request: Request) -> Headers:
