@@ -247,12 +247,16 @@ class AsyncSocketTransport:
         self._waiting.pop(ticket, None)
         return None
 
-    def _opened(self, lease: Lease, conn: AsyncConnection, epoch: int) -> None:
+    def _opened(self, lease: Lease, conn: AsyncConnection, epoch: int) -> bool:
         """``conn`` was opened for ``lease``: into the books, unless they are another
-        owner's by now (then ``_finish`` closes it)."""
+        owner's by now (then ``_finish`` closes it). False when the transport was closed
+        while it was being opened: the caller closes it, since no close will see it."""
+        if self._closed:
+            return False
         if epoch == self._epoch:
             self._connections[lease.connection] = conn
             self._pool.opened(lease.connection)
+        return True
 
     def _close_books(self) -> list[AsyncConnection]:
         """Mark the transport closed, empty the pool and wake every waiter (each then
@@ -385,11 +389,14 @@ class AsyncSocketTransport:
                 await self._finish(lease, None, epoch, reusable=False)
                 raise
             # unasync: async-only
-            self._opened(lease, conn, epoch)
+            taken = self._opened(lease, conn, epoch)
             # unasync: sync-only
             # with self._lock:
-            #     self._opened(lease, conn, epoch)
+            #     taken = self._opened(lease, conn, epoch)
             # unasync: end
+            if not taken:
+                await close_all([conn])
+                raise closed_transport_error(request)
         return lease, conn, epoch
 
     # -- one request ---------------------------------------------------------------
